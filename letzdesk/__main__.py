@@ -1,0 +1,5 @@
+import sys
+
+from letzdesk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,220 @@
+"""Command line: the same services as the window, without Qt.
+
+Every command accepts ``--data-dir`` (or ``LETZDESK_DATA_DIR``). Errors end in one line on
+standard error and a non-zero exit status; ``--json`` output goes to standard output only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from . import __version__
+from .letzshop.client import DEFAULT_ENDPOINT
+from .settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure to report in one line; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _data_dir_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Sub-commands use SUPPRESS so `letzdesk --data-dir X import` is not overwritten by their default.
+    parser.add_argument("--data-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
+                        help="where letzdesk keeps its database and keys (default: the platform's data dir, "
+                             "or $LETZDESK_DATA_DIR)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="letzdesk", description="Letzshop order desk for vendors.")
+    parser.add_argument("--version", action="version", version=f"letzdesk {__version__}")
+    _data_dir_option(parser, top=True)
+    parser.add_argument("--demo", action="store_true",
+                        help="open the window on a throw-away data dir with a demo vendor and a local sandbox")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug detail in the log file")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sandbox = commands.add_parser("sandbox", help="serve a local Letzshop for trying letzdesk safely")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--shipments", type=int, default=40)
+    sandbox.add_argument("--seed", type=int, default=1)
+    sandbox.add_argument("--api-key", default=None, help="key the sandbox requires (default: any key is refused "
+                                                         "unless set; use $LETZDESK_SANDBOX_KEY too)")
+
+    vendor = commands.add_parser("vendor", help="manage vendors and their Letzshop connection")
+    vendor_commands = vendor.add_subparsers(dest="vendor_command", metavar="ACTION", required=True)
+    add = vendor_commands.add_parser("add", help="add a vendor (API key from $LETZSHOP_API_KEY or standard input)")
+    add.add_argument("name")
+    add.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    _data_dir_option(add, top=False)
+    listing = vendor_commands.add_parser("list", help="list vendors")
+    listing.add_argument("--json", action="store_true")
+    _data_dir_option(listing, top=False)
+
+    do_import = commands.add_parser("import", help="import the vendor's unconfirmed orders from Letzshop")
+    do_import.add_argument("name")
+    do_import.add_argument("--json", action="store_true")
+    _data_dir_option(do_import, top=False)
+
+    orders = commands.add_parser("orders", help="list a vendor's orders")
+    orders.add_argument("name")
+    orders.add_argument("--json", action="store_true")
+    _data_dir_option(orders, top=False)
+
+    logs = commands.add_parser("logs", help="show the sync log")
+    logs.add_argument("name", nargs="?")
+    logs.add_argument("--json", action="store_true")
+    _data_dir_option(logs, top=False)
+    for sub in (sandbox, vendor):
+        _data_dir_option(sub, top=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from .ui.launch import run_window
+
+        return run_window(data_dir=args.data_dir, demo=args.demo, verbose=args.verbose)
+    if args.command == "sandbox":
+        from .sandbox.server import run
+
+        run(args.host, args.port, args.shipments, args.seed, args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"))
+        return EXIT_OK
+
+    from .app import build, setup_logging
+
+    settings = Settings.load(args.data_dir)
+    setup_logging(settings, verbose=args.verbose)
+    try:
+        services = build(settings)
+    except Exception as exc:  # the database cannot be opened: say so in one line
+        print(f"letzdesk: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        handler = {"vendor": _vendor, "import": _import, "orders": _orders, "logs": _logs}[args.command]
+        return handler(services, args)
+    except CommandError as exc:
+        print(f"letzdesk: {exc}", file=sys.stderr)
+        return exc.code
+    except ValueError as exc:  # VendorError and friends carry vendor-facing words
+        print(f"letzdesk: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        services.close()
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
+    sys.stdout.write("\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _read_api_key() -> str:
+    key = os.environ.get("LETZSHOP_API_KEY")
+    if key:
+        return key.strip()
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Letzshop API key: ").strip()
+    return sys.stdin.readline().strip()
+
+
+def _vendor(services: Any, args: argparse.Namespace) -> int:
+    if args.vendor_command == "add":
+        api_key = _read_api_key()
+        if not api_key:
+            raise CommandError("no API key given: set LETZSHOP_API_KEY or pass it on standard input", EXIT_USAGE)
+        services.vendors.add(args.name, api_key, args.endpoint)
+        print(f"Added vendor {args.name} ({args.endpoint}); key stored encrypted, master key in "
+              f"{services.vault.describe()}.")
+        return EXIT_OK
+
+    vendors = services.vendors.list()
+    if args.json:
+        _print_json([{**v.__dict__, "key_store": services.vault.describe()} for v in vendors])
+        return EXIT_OK
+    if not vendors:
+        print("No vendors yet. Add one with: letzdesk vendor add NAME --endpoint URL")
+    for v in vendors:
+        last = v.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.last_sync_at else "never"
+        print(f"{v.name}  {v.endpoint}  key {v.masked_key}  orders {v.orders} ({v.pending} pending)  "
+              f"last sync {last} {v.last_sync_status or ''}".rstrip())
+    print(f"Master key store: {services.vault.describe()}")
+    return EXIT_OK
+
+
+def _import(services: Any, args: argparse.Namespace) -> int:
+    vendor = services.vendors.get(args.name)
+    run = asyncio.run(services.importer.run(vendor.id, vendor.name, trigger="cli"))
+    summary = {
+        "vendor": vendor.name, "status": run.status, "imported": run.imported, "updated": run.updated,
+        "unchanged": run.unchanged, "failed": run.failed, "pages": run.pages, "error": run.error,
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{vendor.name}: {run.imported} imported, {run.updated} updated, {run.unchanged} unchanged, "
+              f"{run.failed} failed ({run.status})")
+    if run.error:
+        if not args.json:
+            print(f"letzdesk: {run.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _orders(services: Any, args: argparse.Namespace) -> int:
+    from .services.orders import format_cents, order_to_dict, orders_for
+
+    vendor = services.vendors.get(args.name)
+    orders = orders_for(services.db, vendor.id)
+    if args.json:
+        _print_json([order_to_dict(order) for order in orders])
+        return EXIT_OK
+    for order in orders:
+        when = order.completed_at.astimezone().strftime("%Y-%m-%d %H:%M") if order.completed_at else "?"
+        print(f"{order.order_number or order.shipment_number or order.shipment_id:<12} {when}  "
+              f"{(order.customer_name or '')[:28]:<28} {len(order.units):>2} items  "
+              f"{format_cents(order.total_cents) or '':>9} {order.currency}  {order.status}")
+    return EXIT_OK
+
+
+def _logs(services: Any, args: argparse.Namespace) -> int:
+    from .services import synclog
+
+    vendor_id = services.vendors.get(args.name).id if args.name else None
+    rows = synclog.recent(services.db, vendor_id)
+    if args.json:
+        columns = ("id", "vendor_name", "operation", "direction", "status", "processed", "succeeded", "failed",
+                   "imported", "updated", "unchanged", "error", "details", "started_at", "finished_at",
+                   "duration_ms", "trigger")
+        _print_json([{name: getattr(row, name) for name in columns} for row in rows])
+        return EXIT_OK
+    for row in rows:
+        print(f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}  {row.vendor_name}  {row.operation}  {row.status}  "
+              f"{row.imported} new, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed  "
+              f"{row.duration_ms} ms  ({row.trigger}){'  ' + row.error if row.error else ''}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

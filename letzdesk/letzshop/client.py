@@ -1,0 +1,254 @@
+"""Async client for Letzshop's GraphQL endpoint.
+
+One instance per vendor endpoint, created inside the running event loop and closed with
+``aclose()`` before the loop stops. Every call has an overall deadline (httpx's own read
+timeout is per chunk), and every failure surfaces as a typed ``LetzshopError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import documents
+from .errors import (
+    AuthError,
+    GraphQLErrorDetail,
+    GraphQLResponseError,
+    LetzshopError,
+    MalformedResponseError,
+    RateLimitedError,
+    SchemaDriftError,
+    TransientError,
+)
+from .parse import parse_shipments_page
+from .records import ShipmentPage
+from .retry import RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "https://letzshop.lu/graphql"
+USER_AGENT = "letzdesk/0.1"
+_AUTH_CODES = {"UNAUTHENTICATED", "UNAUTHORIZED", "FORBIDDEN", "AUTHENTICATION_ERROR", "ACCESS_DENIED"}
+_AUTH_WORDS = re.compile(r"unauthori[sz]ed|unauthenticated|not authenticated|access denied|forbidden|"
+                         r"invalid (api )?(key|token)|(missing|invalid).*(api key|token|credentials)", re.I)
+_DRIFT_CODES = {"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED", "undefinedField", "argumentNotAccepted",
+                "undefinedType", "missingRequiredArguments"}
+_DRIFT_WORDS = re.compile(r"cannot query field|doesn't exist on type|unknown (argument|type)|"
+                          r"isn't a defined input type|field .* argument .* (of type|is required)|"
+                          r"variable .* of type .* (used|expected)|has no argument", re.I)
+
+
+class InsecureEndpointError(ValueError):
+    """A Bearer key would travel over plain HTTP to a host that is not this machine."""
+
+
+def check_endpoint(url: str) -> str:
+    """Return ``url`` if an API key may be sent to it: https, or http to a loopback host only."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InsecureEndpointError(f"{url!r} is not an http(s) address")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise InsecureEndpointError(
+            f"Refusing to send an API key over plain http to {parts.hostname}; use https://")
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
+    """``Retry-After`` as seconds or as an HTTP date -> seconds from now (never negative)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now()).total_seconds(), 0.0)
+
+
+def _error_details(errors: Any) -> list[GraphQLErrorDetail]:
+    details = []
+    for item in errors if isinstance(errors, list) else [errors]:
+        if isinstance(item, dict):
+            message = item.get("message")
+            path = item.get("path")
+            extensions = item.get("extensions")
+            code = extensions.get("code") if isinstance(extensions, dict) else None
+            details.append(GraphQLErrorDetail(
+                message=str(message)[:500] if message is not None else "unnamed error",
+                path=tuple(p for p in path if isinstance(p, str | int)) if isinstance(path, list) else (),
+                code=str(code) if code is not None else None,
+            ))
+        else:
+            details.append(GraphQLErrorDetail(message=str(item)[:200]))
+    return details or [GraphQLErrorDetail(message="empty errors array")]
+
+
+def classify_errors(errors: Any, data: Any) -> LetzshopError:
+    """The typed error for a GraphQL ``errors`` array."""
+    details = _error_details(errors)
+    partial = data if isinstance(data, dict) else None
+    if any(d.code in _AUTH_CODES or _AUTH_WORDS.search(d.message) for d in details):
+        return AuthError("Letzshop refused the API key: " + details[0].message)
+    if partial is None and any(d.code in _DRIFT_CODES or _DRIFT_WORDS.search(d.message) for d in details):
+        return SchemaDriftError(details)
+    return GraphQLResponseError(details, partial)
+
+
+class LetzshopClient:
+    """Talks to one Letzshop endpoint with one API key."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        api_key: str,
+        *,
+        deadline: float = 30.0,
+        page_size: int = 50,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.endpoint = check_endpoint(endpoint)
+        self.deadline = deadline
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT,
+                     "Accept": "application/json"},
+            timeout=httpx.Timeout(min(deadline, 15.0), connect=min(deadline, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> LetzshopClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None,
+                      operation: str | None = None) -> dict[str, Any]:
+        """Send one GraphQL request and return ``data``; raise a LetzshopError on any failure."""
+        payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if operation:
+            payload["operationName"] = operation
+        what = operation or "request"
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.deadline):
+                response = await self._http.post(self.endpoint, json=payload)
+                body = response.content
+        except TimeoutError:
+            raise TransientError(f"{what}: no complete answer within {self.deadline:g} s", sent=True) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransientError(f"{what}: cannot connect to {urlsplit(self.endpoint).hostname} "
+                                 f"({type(exc).__name__})") from None
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{what}: timed out ({type(exc).__name__})", sent=True) from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"{what}: connection failed ({type(exc).__name__})", sent=True) from None
+        logger.debug("%s: HTTP %s, %d bytes in %.0f ms", what, response.status_code, len(body),
+                     (time.monotonic() - started) * 1000)
+        return self._data_from(response, body, what)
+
+    def _data_from(self, response: httpx.Response, body: bytes, what: str) -> dict[str, Any]:
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(f"{what}: Letzshop refused the API key (HTTP {status})")
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RateLimitedError(f"{what}: rate limited (HTTP 429)", retry_after)
+        if status >= 500:
+            raise TransientError(f"{what}: Letzshop answered HTTP {status}", sent=True)
+
+        try:
+            decoded = json.loads(body, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            raise MalformedResponseError(f"{what}: HTTP {status} with a body that is not JSON "
+                                         f"({len(body)} bytes)") from None
+        if not isinstance(decoded, dict):
+            raise MalformedResponseError(f"{what}: HTTP {status} with JSON that is not an object")
+
+        data = decoded.get("data")
+        if decoded.get("errors"):
+            raise classify_errors(decoded["errors"], data)
+        if status != 200:
+            raise MalformedResponseError(f"{what}: unexpected HTTP {status}")
+        if not isinstance(data, dict):
+            raise MalformedResponseError(f"{what}: response has no data object")
+        return data
+
+    async def shipments_page(self, state: str, after: str | None = None, first: int | None = None) -> ShipmentPage:
+        """One page of shipments in ``state``. Retries transient failures (reading is safe to repeat)."""
+        variables = {"state": state, "first": first or self.page_size, "after": after}
+
+        async def attempt() -> ShipmentPage:
+            try:
+                data = await self.execute(documents.load("shipments"), variables, "Shipments")
+            except GraphQLResponseError as exc:
+                # Errors tied to single nodes keep the rest of the page (partial data).
+                bad = _bad_node_indexes(exc)
+                if exc.data is None or bad is None:
+                    raise
+                logger.warning("Shipments page came with %d node error(s); keeping the rest", len(bad))
+                return parse_shipments_page(exc.data, bad)
+            return parse_shipments_page(data)
+
+        return await self.retry.run(attempt, "Shipments")
+
+    async def iter_shipment_pages(self, state: str = "unconfirmed") -> AsyncIterator[ShipmentPage]:
+        """Every page of shipments in ``state``, following ``endCursor`` until ``hasNextPage`` is false."""
+        after: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            page = await self.shipments_page(state, after)
+            yield page
+            cursor = page.page_info.end_cursor
+            if not page.page_info.has_next_page or not cursor:
+                return
+            if cursor in seen_cursors:
+                raise MalformedResponseError("Letzshop returned the same page cursor twice")
+            seen_cursors.add(cursor)
+            after = cursor
+
+
+def _bad_node_indexes(exc: GraphQLResponseError) -> dict[int, str] | None:
+    """Map node index -> message when every error points into ``shipments.nodes[i]``; else None."""
+    bad: dict[int, str] = {}
+    for detail in exc.errors:
+        path = detail.path
+        if len(path) >= 3 and path[0] == "shipments" and path[1] == "nodes" and isinstance(path[2], int):
+            bad.setdefault(path[2], detail.message)
+        else:
+            return None
+    return bad
