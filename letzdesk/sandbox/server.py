@@ -1,0 +1,354 @@
+"""A local Letzshop: the app's GraphQL schema served over real HTTP on loopback.
+
+Demos, end-to-end tests and benchmarks need something that speaks the same protocol as Letzshop
+(POST JSON to /graphql, Bearer key, Relay paging) without ever touching production, where every
+mutation is real. The schema is read from the file the app's documents are validated against, so
+the sandbox cannot drift from the contract.
+
+Everything a request can see lives in one ``SandboxState``. Mutations (confirm/decline units, set
+tracking) and fault injection (latency, 429, 5xx, bad bodies) are meant to be added there and as
+further ASGI middleware around the GraphQL app, without touching the transport.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+
+import uvicorn
+from ariadne import QueryType, UnionType, make_executable_schema
+from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLHTTPHandler
+from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, parse, validate
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from letzdesk.sandbox.data import generate_shipments
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+UNAUTHORIZED_BODY = {"errors": [{"message": "Invalid or missing API key"}]}
+
+
+def load_schema_text() -> str:
+    """The schema the app relies on, read as data so the sandbox serves exactly the contract."""
+    return (files("letzdesk.letzshop") / "schema.graphql").read_text(encoding="utf-8")
+
+
+def encode_cursor(position: int) -> str:
+    """Opaque cursor for the node at 1-based ``position``; ``after`` it, paging resumes at that offset."""
+    return base64.b64encode(str(position).encode("ascii")).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Offset to resume at, or a GraphQL error the client sees in ``errors`` (HTTP 200)."""
+    try:
+        offset = int(base64.b64decode(cursor.encode("ascii"), validate=True).decode("ascii"))
+    except (UnicodeError, binascii.Error, ValueError):
+        raise GraphQLError(f"Invalid cursor: {cursor!r}") from None
+    if offset < 0:
+        raise GraphQLError(f"Invalid cursor: {cursor!r}")
+    return offset
+
+
+@dataclass
+class SandboxState:
+    """The sandbox's whole world. Mutations change it, then call ``touch()`` so cached views refresh."""
+
+    shipments: list[dict[str, Any]]
+    api_key: str | None = None
+    version: int = 0
+    _selections: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    def touch(self) -> None:
+        """Invalidate per-state selections after any change to shipments."""
+        self.version += 1
+        self._selections.clear()
+
+    def select(self, state: str | None) -> list[dict[str, Any]]:
+        """Shipments in ``state`` (all for None), cached so paging 10,000 shipments stays linear."""
+        selection = self._selections.get(state)
+        if selection is None:
+            selection = self.shipments if state is None else [s for s in self.shipments if s.get("state") == state]
+            self._selections[state] = selection
+        return selection
+
+    def page(self, state: str | None, first: int | None, after: str | None) -> dict[str, Any]:
+        """One Relay page: ``first`` defaults to 50 and is clamped to 100, like a typical server-side cap."""
+        if first is None:
+            first = DEFAULT_PAGE_SIZE
+        if first < 0:
+            raise GraphQLError("Argument 'first' must not be negative.")
+        first = min(first, MAX_PAGE_SIZE)
+
+        selection = self.select(state)
+        start = 0 if after is None else decode_cursor(after)
+        nodes = selection[start : start + first]
+        end = start + len(nodes)
+
+        return {
+            "nodes": nodes,
+            "pageInfo": {
+                "hasNextPage": end < len(selection),
+                "hasPreviousPage": start > 0,
+                "startCursor": encode_cursor(start + 1) if nodes else None,
+                "endCursor": encode_cursor(end) if nodes else None,
+            },
+        }
+
+
+def _build_schema() -> GraphQLSchema:
+    """Bind resolvers to the schema file; everything but paging and the brand union uses dict keys."""
+    query = QueryType()
+    brand = UnionType("BrandUnion")
+
+    @query.field("shipments")
+    def resolve_shipments(
+        _: Any, info: GraphQLResolveInfo, state: str | None = None, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        return info.context["sandbox"].page(state, first, after)
+
+    @brand.type_resolver
+    def resolve_brand_type(obj: dict[str, Any], *_: Any) -> str:
+        return obj.get("__typename") or ("Brand" if "name" in obj else "BrandUnknown")
+
+    return make_executable_schema(load_schema_text(), query, brand)
+
+
+class _DocumentCache:
+    """Parse and validate each distinct query text once.
+
+    Clients send the same few documents over and over (a benchmark pages 100 times with one query),
+    and parsing plus validating the shipments document costs about a sixth of serving a page.
+    Used from the server's event loop only, so it needs no lock. Validation results are keyed by
+    the parsed document's identity and kept alongside it, so a recycled id can never match.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._documents: dict[str, DocumentNode] = {}
+        self._validated: dict[int, tuple[DocumentNode, list[GraphQLError]]] = {}
+
+    def parse(self, _context: Any, data: dict[str, Any]) -> DocumentNode:
+        query = data["query"]
+        document = self._documents.get(query)
+        if document is None:
+            document = parse(query)
+            if len(self._documents) >= self.size:  # drop the oldest entry (dicts keep insertion order)
+                oldest = self._documents.pop(next(iter(self._documents)))
+                self._validated.pop(id(oldest), None)
+            self._documents[query] = document
+        return document
+
+    def validate(self, schema: GraphQLSchema, document: DocumentNode, **kwargs: Any) -> list[GraphQLError]:
+        cached = self._validated.get(id(document))
+        if cached is not None and cached[0] is document:
+            return cached[1]
+        errors = validate(schema, document, **kwargs)
+        self._validated[id(document)] = (document, errors)  # documents only come from parse(), so this is bounded
+        return errors
+
+
+class _ClientErrorLog(logging.LoggerAdapter):
+    """Ariadne logs every GraphQL error at ERROR with a traceback.
+
+    A bad cursor or an invalid query is the sandbox doing its job, so errors that come down to a
+    GraphQLError go to DEBUG; errors wrapping an unexpected exception (a sandbox bug) stay at ERROR.
+    """
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        cause = kwargs.get("exc_info")
+        while isinstance(cause, GraphQLError) and cause.original_error is not None:
+            cause = cause.original_error
+        level = logging.DEBUG if isinstance(cause, GraphQLError) else logging.ERROR
+        self.logger.log(level, msg, *args, **kwargs)
+
+
+class _AlwaysOkHandler(GraphQLHTTPHandler):
+    """Answer executed operations with HTTP 200 even when ``data`` is null.
+
+    Ariadne answers 400 when a resolver error nulls the whole result (our root field is non-null),
+    but GraphQL servers in the wild, and what the client is written against, report such failures
+    as 200 with an ``errors`` array. Unparseable bodies still get 400 before reaching this method.
+    """
+
+    async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
+        return JSONResponse(result, status_code=200)
+
+
+class BearerAuth:
+    """Reject requests without ``Authorization: Bearer <key>`` when the state has a key.
+
+    A plain ASGI middleware (no request body buffering). The key is read per request so a later
+    change can rotate it, and it is compared in constant time and never echoed.
+    """
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = self.state.api_key
+        if scope["type"] != "http" or key is None:
+            await self.app(scope, receive, send)
+            return
+
+        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode()):
+            await self.app(scope, receive, send)
+            return
+
+        response = JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+
+def create_app(shipments: list[dict[str, Any]], api_key: str | None) -> Starlette:
+    """ASGI app serving the schema at /graphql; its ``SandboxState`` is ``app.state.sandbox``."""
+    state = SandboxState(shipments=shipments, api_key=api_key)
+    documents = _DocumentCache()
+    graphql_app = GraphQL(
+        _build_schema(),
+        context_value=lambda request, _data: {"request": request, "sandbox": state},
+        query_parser=documents.parse,
+        query_validator=documents.validate,
+        logger=_ClientErrorLog(logger, {}),
+        http_handler=_AlwaysOkHandler(),
+    )
+
+    app = Starlette(
+        routes=[Route("/graphql", graphql_app, methods=["GET", "POST"])],
+        middleware=[Middleware(BearerAuth, state=state)],
+    )
+    app.state.sandbox = state
+    return app
+
+
+class SandboxServer:
+    """uvicorn in a daemon thread, for tests, demos and benchmarks inside one process.
+
+    The listening socket is bound here, before the thread starts, so a busy port fails in
+    ``start()`` with a clear message and port 0 yields the real port at once. uvicorn only installs
+    signal handlers on the main thread, so running it in a worker thread leaves the host's Ctrl-C
+    handling alone.
+    """
+
+    def __init__(
+        self, shipments: list[dict[str, Any]], *, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.app = create_app(shipments, api_key)
+        self.host = host
+        self.port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def state(self) -> SandboxState:
+        return self.app.state.sandbox
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/graphql"
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Return once uvicorn is accepting connections; raise RuntimeError if it cannot."""
+        if self._thread is not None:
+            raise RuntimeError("Sandbox server already started")
+
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            sock = socket.create_server((self.host, self.port), family=family)
+        except OSError as exc:
+            raise RuntimeError(f"Letzshop sandbox cannot listen on {self.host}:{self.port}: {exc}") from exc
+        self.port = sock.getsockname()[1]
+
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, log_config=None, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, args=(sock,), name="letzshop-sandbox", daemon=True)
+        self._thread.start()
+
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                sock.close()
+                raise RuntimeError(f"Letzshop sandbox failed to start on {self.url}: {self._failure!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"Letzshop sandbox did not start within {timeout} s on {self.url}")
+            time.sleep(0.005)
+        logger.info("Letzshop sandbox listening on %s", self.url)
+
+    def _serve(self, sock: socket.socket) -> None:
+        """Thread body; uvicorn reports startup failure with SystemExit, which must not vanish."""
+        assert self._server is not None
+        try:
+            self._server.run(sockets=[sock])
+        except BaseException as exc:
+            self._failure = exc
+            logger.exception("Letzshop sandbox stopped with an error")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close connections and join the thread; a second call is a no-op."""
+        if self._server is None or self._thread is None:
+            return
+
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("Letzshop sandbox did not stop within %s s; forcing", timeout)
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def run(
+    host: str = "127.0.0.1", port: int = 8765, shipments: int = 40, seed: int = 7, api_key: str | None = None
+) -> None:
+    """Serve generated shipments until Ctrl-C or SIGTERM, then exit cleanly.
+
+    The server runs in its worker thread while this (main) thread waits for our own signal
+    handlers. Letting uvicorn own the signals instead would make it re-raise them after shutdown,
+    so Ctrl-C would end in a KeyboardInterrupt traceback and SIGTERM in a killed process.
+    """
+    server = SandboxServer(generate_shipments(shipments, seed), api_key=api_key, host=host, port=port)
+    stopping = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stopping.set())
+
+    try:
+        server.start()
+        key_note = "key required" if api_key else "no key"
+        print(f"Letzshop sandbox: {server.url} ({shipments} shipments, seed {seed}, {key_note})", flush=True)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
