@@ -44,6 +44,8 @@ class TransientError(LetzshopError):
         super().__init__(message)
         #: True when the request may have reached Letzshop (the outcome is unknown).
         self.sent = sent
+        if not sent:
+            self.user_message = "letzdesk cannot reach Letzshop. Check the internet connection; it will try again."
 
 
 class MalformedResponseError(LetzshopError):

@@ -28,8 +28,12 @@ class ParseError(ValueError):
 
 
 def dumps_raw(node: Any) -> str:
-    """Canonical JSON of a node as received (Decimal amounts written back as numbers)."""
-    return json.dumps(node, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    """Compact JSON of a node as received (Decimal amounts written back as numbers).
+
+    Keys keep the server's order, which GraphQL fixes to the query's field order, so the same
+    data always gives the same text and hash.
+    """
+    return json.dumps(node, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 def _json_default(value: Any) -> Any:

@@ -59,6 +59,8 @@ class Database:
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool, but every transaction begins with BEGIN IMMEDIATE (see _on_begin).
+        self._writer = self.engine.execution_options(immediate=True)
 
     @classmethod
     def open(cls, data_dir: Path, *, migrate: bool = True) -> Database:
@@ -79,14 +81,14 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A Core connection inside one ``BEGIN IMMEDIATE`` transaction, committed on success."""
-        with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        with self._writer.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
         """An ORM session whose transaction takes the write lock up front; commits on success."""
-        with self.engine.connect().execution_options(immediate=True) as conn, \
-                Session(bind=conn, expire_on_commit=False) as session, session.begin():
+        with self._writer.connect() as conn, Session(bind=conn, expire_on_commit=False) as session, \
+                session.begin():
             yield session
 
     # -- migrations ---------------------------------------------------------------------

@@ -6,12 +6,14 @@ to ``upsert_page`` is one transaction, so a killed process keeps every committed
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, tuple_
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import Insert, insert
 from sqlalchemy.orm import Session, selectinload
 
 from .models import InventoryUnit, Order
@@ -19,12 +21,37 @@ from .types import utcnow
 
 #: Columns an import may overwrite; everything else on an order belongs to the vendor.
 REMOTE_ORDER_COLUMNS = (
-    "shipment_number", "order_id", "order_number", "letzshop_state", "status", "customer_name", "customer_email",
-    "total_cents", "currency", "locale", "completed_at", "ship_address", "bill_address",
-    "remote_tracking_number", "remote_tracking_carrier", "raw_json", "raw_hash", "updated_at",
+    "shipment_number",
+    "order_id",
+    "order_number",
+    "letzshop_state",
+    "status",
+    "customer_name",
+    "customer_email",
+    "total_cents",
+    "currency",
+    "locale",
+    "completed_at",
+    "ship_address",
+    "bill_address",
+    "remote_tracking_number",
+    "remote_tracking_carrier",
+    "raw_json",
+    "raw_hash",
+    "updated_at",
 )
 REMOTE_UNIT_COLUMNS = (
-    "position", "state", "variant_id", "sku", "mpn", "gtin", "gtin_kind", "name", "names", "brand", "price_cents",
+    "position",
+    "state",
+    "variant_id",
+    "sku",
+    "mpn",
+    "gtin",
+    "gtin_kind",
+    "name",
+    "names",
+    "brand",
+    "price_cents",
 )
 
 
@@ -40,14 +67,16 @@ def existing_orders(conn: Connection, vendor_id: int, shipment_ids: Sequence[str
     if not shipment_ids:
         return {}
     rows = conn.execute(
-        select(Order.shipment_id, Order.id, Order.raw_hash, Order.tracking_number)
-        .where(Order.vendor_id == vendor_id, Order.shipment_id.in_(shipment_ids))
+        select(Order.shipment_id, Order.id, Order.raw_hash, Order.tracking_number).where(
+            Order.vendor_id == vendor_id, Order.shipment_id.in_(shipment_ids)
+        )
     )
     return {sid: Existing(pk, digest, tracking) for sid, pk, digest, tracking in rows}
 
 
-def upsert_orders(conn: Connection, vendor_id: int, orders: list[dict[str, Any]],
-                  units_by_shipment: dict[str, list[dict[str, Any]]]) -> None:
+def upsert_orders(
+    conn: Connection, vendor_id: int, orders: list[dict[str, Any]], units_by_shipment: dict[str, list[dict[str, Any]]]
+) -> None:
     """Insert or update orders (remote columns only) and replace their remote unit data."""
     if not orders:
         return
@@ -57,17 +86,11 @@ def upsert_orders(conn: Connection, vendor_id: int, orders: list[dict[str, Any]]
         row["updated_at"] = now
         row.setdefault("imported_at", now)
 
-    statement = insert(Order)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Order.vendor_id, Order.shipment_id],
-        set_={
-            **{name: statement.excluded[name] for name in REMOTE_ORDER_COLUMNS},
-            # Ours is the truth once set; Letzshop's tracking only fills a gap.
-            "tracking_number": func.coalesce(Order.tracking_number, statement.excluded.tracking_number),
-            "tracking_carrier": func.coalesce(Order.tracking_carrier, statement.excluded.tracking_carrier),
-        },
-    ).returning(Order.shipment_id, Order.id, sort_by_parameter_order=True)
-    pks = dict(conn.execute(statement, orders).all())
+    _executemany(conn, "orders", orders)  # executemany: RETURNING would force one statement per row
+    pks = {
+        sid: existing.order_pk
+        for sid, existing in existing_orders(conn, vendor_id, [o["shipment_id"] for o in orders]).items()
+    }
 
     unit_rows: list[dict[str, Any]] = []
     keep: list[tuple[int, str]] = []
@@ -83,12 +106,62 @@ def upsert_orders(conn: Connection, vendor_id: int, orders: list[dict[str, Any]]
         stale = stale.where(tuple_(InventoryUnit.order_pk, InventoryUnit.unit_id).not_in(keep))
     conn.execute(stale)
     if unit_rows:
-        unit_statement = insert(InventoryUnit)
-        unit_statement = unit_statement.on_conflict_do_update(
-            index_elements=[InventoryUnit.order_pk, InventoryUnit.unit_id],
-            set_={name: unit_statement.excluded[name] for name in REMOTE_UNIT_COLUMNS},
+        _executemany(conn, "units", unit_rows)
+
+
+@cache
+def _order_upsert() -> Insert:
+    """Built once so SQLAlchemy's compiled cache is hit on every page."""
+    statement = insert(Order)
+    return statement.on_conflict_do_update(
+        index_elements=[Order.vendor_id, Order.shipment_id],
+        set_={
+            **{name: statement.excluded[name] for name in REMOTE_ORDER_COLUMNS},
+            # Ours is the truth once set; Letzshop's tracking only fills a gap.
+            "tracking_number": func.coalesce(Order.tracking_number, statement.excluded.tracking_number),
+            "tracking_carrier": func.coalesce(Order.tracking_carrier, statement.excluded.tracking_carrier),
+        },
+    )
+
+
+@cache
+def _unit_upsert() -> Insert:
+    statement = insert(InventoryUnit)
+    return statement.on_conflict_do_update(
+        index_elements=[InventoryUnit.order_pk, InventoryUnit.unit_id],
+        set_={name: statement.excluded[name] for name in REMOTE_UNIT_COLUMNS},
+    )
+
+
+@cache
+def _compiled(kind: str) -> tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
+    """SQL text, parameter order and bind converters of an upsert, compiled once from the models."""
+    statement, table = (
+        (_order_upsert(), Order.__table__) if kind == "orders" else (_unit_upsert(), InventoryUnit.__table__)
+    )
+    columns = [c.key for c in table.columns if c.key != "id"]
+    dialect = sqlite.dialect(paramstyle="qmark")
+    compiled = statement.compile(dialect=dialect, column_keys=columns)
+    names = tuple(compiled.positiontup or ())
+    converters = tuple(table.columns[name].type.bind_processor(dialect) for name in names)
+    return str(compiled), names, converters
+
+
+def _executemany(conn: Connection, kind: str, rows: list[dict[str, Any]]) -> None:
+    """One executemany of an upsert, skipping SQLAlchemy's per-row parameter handling.
+
+    The SQL and the value conversions (JSON, UTC timestamps) still come from the models; this
+    only removes per-row overhead that made a large import ~2x slower.
+    """
+    sql, names, converters = _compiled(kind)
+    params = [
+        tuple(
+            value if convert is None or value is None else convert(value)
+            for convert, value in zip(converters, (row.get(name) for name in names), strict=True)
         )
-        conn.execute(unit_statement, unit_rows)
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)
 
 
 def count_orders(session: Session, vendor_id: int) -> int:

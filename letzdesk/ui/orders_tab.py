@@ -158,13 +158,14 @@ class OrdersTab(QWidget):
     def start_sync(self, trigger: str = "user") -> asyncio.Task[None] | None:
         if self.syncing:
             return self._sync_task
+        # Show the busy state at once, before the task gets its first turn.
+        self.sync_button.setEnabled(False)
+        self.progress.setVisible(True)
+        self.progress_label.setText("Contacting Letzshop…")
         self._sync_task = asyncio.ensure_future(self._sync(trigger if isinstance(trigger, str) else "user"))
         return self._sync_task
 
     async def _sync(self, trigger: str) -> None:
-        self.sync_button.setEnabled(False)
-        self.progress.setVisible(True)
-        self.progress_label.setText("Contacting Letzshop…")
         runs: list[SyncRun] = []
         try:
             vendors = await asyncio.to_thread(self.services.vendors.names)

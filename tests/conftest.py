@@ -1,0 +1,57 @@
+"""Test setup: offscreen Qt, no OS keyring, a fresh data dir per test, a qasync loop fixture."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports Qt or keyring.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+os.environ.pop("LETZDESK_DATA_DIR", None)
+os.environ.pop("LETZSHOP_API_KEY", None)
+
+import asyncio  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from letzdesk.app import Services, build  # noqa: E402
+from letzdesk.sandbox.data import generate_shipments  # noqa: E402
+from letzdesk.sandbox.server import SandboxServer  # noqa: E402
+from letzdesk.settings import Settings  # noqa: E402
+
+#: Obviously fake; a real Letzshop key never belongs in a fixture.
+TEST_KEY = "test-key-not-real-0000"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.load(tmp_path / "data", use_keyring=False, request_deadline=10.0)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = build(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(generate_shipments(40, 7), api_key=TEST_KEY)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def qloop(qapp):  # type: ignore[no-untyped-def]
+    """The asyncio loop that is the Qt loop, as in the application."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
