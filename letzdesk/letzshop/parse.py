@@ -83,8 +83,10 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def _text(value: Any, what: str) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None or type(value) is str:
         return value
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return str(value)
     raise ParseError(f"{what} has type {type(value).__name__}")

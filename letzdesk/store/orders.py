@@ -6,12 +6,14 @@ to ``upsert_page`` is one transaction, so a killed process keeps every committed
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, tuple_
+from sqlalchemy import Connection, delete, func, select, text, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import Insert, insert
 from sqlalchemy.orm import Session, selectinload
@@ -55,6 +57,12 @@ REMOTE_UNIT_COLUMNS = (
 )
 
 
+_EXISTING = text(
+    "SELECT shipment_id, id, raw_hash, tracking_number FROM orders "
+    "WHERE vendor_id = :vendor_id AND shipment_id IN (SELECT value FROM json_each(:ids))"
+)
+
+
 @dataclass(frozen=True)
 class Existing:
     order_pk: int
@@ -66,11 +74,8 @@ def existing_orders(conn: Connection, vendor_id: int, shipment_ids: Sequence[str
     """What we already hold for these shipments: primary key, content hash, our tracking."""
     if not shipment_ids:
         return {}
-    rows = conn.execute(
-        select(Order.shipment_id, Order.id, Order.raw_hash, Order.tracking_number).where(
-            Order.vendor_id == vendor_id, Order.shipment_id.in_(shipment_ids)
-        )
-    )
+    # One JSON parameter instead of an expanding IN list: the statement stays cached.
+    rows = conn.execute(_EXISTING, {"vendor_id": vendor_id, "ids": json.dumps(list(shipment_ids))})
     return {sid: Existing(pk, digest, tracking) for sid, pk, digest, tracking in rows}
 
 
@@ -151,16 +156,18 @@ def _executemany(conn: Connection, kind: str, rows: list[dict[str, Any]]) -> Non
     """One executemany of an upsert, skipping SQLAlchemy's per-row parameter handling.
 
     The SQL and the value conversions (JSON, UTC timestamps) still come from the models; this
-    only removes per-row overhead that made a large import ~2x slower.
+    only removes per-row overhead that made a large import about twice as slow.
     """
     sql, names, converters = _compiled(kind)
-    params = [
-        tuple(
-            value if convert is None or value is None else convert(value)
-            for convert, value in zip(converters, (row.get(name) for name in names), strict=True)
-        )
-        for row in rows
-    ]
+    pick = itemgetter(*names)
+    convert_at = [(i, convert) for i, convert in enumerate(converters) if convert is not None]
+    params = []
+    for row in rows:
+        values = list(pick(row))
+        for i, convert in convert_at:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
 
 
