@@ -47,6 +47,8 @@ def setup_logging(settings: Settings, *, verbose: bool = False) -> None:
     # httpx logs every request line at INFO; keep the file to our own facts.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic announces its context on every start; our own line says when a migration ran.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def build(settings: Settings) -> Services:

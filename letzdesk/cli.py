@@ -19,7 +19,7 @@ from . import __version__
 from .letzshop.client import DEFAULT_ENDPOINT
 from .settings import Settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class CommandError(Exception):
@@ -47,12 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sandbox = commands.add_parser("sandbox", help="serve a local Letzshop for trying letzdesk safely")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8765)
-    sandbox.add_argument("--shipments", type=int, default=40)
-    sandbox.add_argument("--seed", type=int, default=1)
-    sandbox.add_argument("--api-key", default=None, help="key the sandbox requires (default: any key is refused "
-                                                         "unless set; use $LETZDESK_SANDBOX_KEY too)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
+    sandbox.add_argument("--shipments", type=int, default=40, help="how many orders to generate (default: 40)")
+    sandbox.add_argument("--seed", type=int, default=1, help="the same seed gives the same orders (default: 1)")
+    sandbox.add_argument("--api-key", default=None, help="the key clients must send (default: "
+                                                         "$LETZDESK_SANDBOX_KEY; unset means no key is checked)")
 
     vendor = commands.add_parser("vendor", help="manage vendors and their Letzshop connection")
     vendor_commands = vendor.add_subparsers(dest="vendor_command", metavar="ACTION", required=True)
@@ -95,24 +95,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(args.host, args.port, args.shipments, args.seed, args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"))
         return EXIT_OK
 
-    from .app import build, setup_logging
-
-    settings = Settings.load(args.data_dir)
-    setup_logging(settings, verbose=args.verbose)
     try:
+        return _run_command(args)
+    except KeyboardInterrupt:
+        print("letzdesk: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`letzdesk orders X | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from .app import build, setup_logging
+    from .settings import SettingsError
+    from .store.db import DatabaseError
+    from .vault import VaultError
+
+    # These carry words meant for the user; anything else is a bug and keeps its traceback.
+    expected = (CommandError, ValueError, SettingsError, DatabaseError, VaultError)
+    try:
+        settings = Settings.load(args.data_dir)
+        setup_logging(settings, verbose=args.verbose)
         services = build(settings)
-    except Exception as exc:  # the database cannot be opened: say so in one line
+    except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
         handler = {"vendor": _vendor, "import": _import, "orders": _orders, "logs": _logs}[args.command]
         return handler(services, args)
-    except CommandError as exc:
+    except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
-        return exc.code
-    except ValueError as exc:  # VendorError and friends carry vendor-facing words
-        print(f"letzdesk: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return getattr(exc, "code", EXIT_FAILED)
     finally:
         services.close()
 
@@ -193,9 +208,13 @@ def _orders(services: Any, args: argparse.Namespace) -> int:
     for order in orders:
         when = order.completed_at.astimezone().strftime("%Y-%m-%d %H:%M") if order.completed_at else "?"
         print(f"{order.order_number or order.shipment_number or order.shipment_id:<12} {when}  "
-              f"{(order.customer_name or '')[:28]:<28} {len(order.units):>2} items  "
+              f"{(order.customer_name or '')[:28]:<28} {_items(len(order.units)):>8}  "
               f"{format_cents(order.total_cents) or '':>9} {order.currency}  {order.status}")
     return EXIT_OK
+
+
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
 
 
 def _logs(services: Any, args: argparse.Namespace) -> int:
@@ -211,7 +230,7 @@ def _logs(services: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     for row in rows:
         print(f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}  {row.vendor_name}  {row.operation}  {row.status}  "
-              f"{row.imported} new, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed  "
+              f"{row.imported} imported, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed  "
               f"{row.duration_ms} ms  ({row.trigger}){'  ' + row.error if row.error else ''}")
     return EXIT_OK
 

@@ -38,5 +38,15 @@ class Settings:
         return cls(data_dir=base, log_dir=log_dir, **overrides)  # type: ignore[arg-type]
 
     def ensure_dirs(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the folders, or say in plain words why they cannot be used."""
+        for folder in (self.data_dir, self.log_dir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except FileExistsError:
+                raise SettingsError(f"{folder} exists but is not a folder; choose another --data-dir.") from None
+            except OSError as exc:
+                raise SettingsError(f"Cannot create the folder {folder}: {exc.strerror}.") from None
+
+
+class SettingsError(RuntimeError):
+    """A data or log folder cannot be used; the message is meant for the user."""

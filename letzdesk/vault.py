@@ -1,17 +1,19 @@
 """Fernet encryption of API keys, with the master key kept outside the database.
 
-The master key lives in the OS keyring (service ``letzdesk``, one entry per data dir). Where
-no usable keyring exists (the ``fail`` backend of headless Linux, a plaintext backend, a
-locked or hanging keyring) it lives in ``master.key`` in the data dir with mode 0600.
+The master key lives in the OS keyring (service ``letzdesk``, one entry per data dir, named
+by a random id kept in ``vault.id`` so moving the folder keeps the key). Where no usable
+keyring exists (the ``fail`` backend of headless Linux, a plaintext backend, a locked or
+hanging keyring) it lives in ``master.key`` in the data dir with mode 0600. Once that file
+exists it is always used, so a keyring that was slow once never splits keys across stores.
 The vault always says which store it uses.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -20,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "letzdesk"
 KEY_FILENAME = "master.key"
+ID_FILENAME = "vault.id"
 _UNSAFE_BACKENDS = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt.file.PlaintextKeyring",
                     "keyrings.alt")
 
@@ -43,16 +46,29 @@ class Vault:
 
     @property
     def _account(self) -> str:
-        # One entry per data dir, so a demo or a second install never reuses another's key.
-        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:16]
-        return f"master-key-{digest}"
+        """The keyring entry of this data dir: from a random id stored beside the database."""
+        path = self.data_dir / ID_FILENAME
+        try:
+            install_id = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            install_id = secrets.token_hex(16)
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(install_id + "\n", encoding="ascii")
+        return f"master-key-{install_id}"
 
     def _open(self) -> Fernet:
         if self._fernet is None:
-            key = self._key_from_keyring() if self._use_keyring else None
+            key_file = self.data_dir / KEY_FILENAME
+            key = None
+            if self._use_keyring and not key_file.exists():
+                key = self._key_from_keyring()
             if key is None:
                 key = self._key_from_file()
-            self._fernet = Fernet(key)
+            try:
+                self._fernet = Fernet(key)
+            except ValueError:
+                raise VaultError(f"The master key in {self.store} is damaged; stored API keys cannot be read. "
+                                 "Re-enter each vendor's key.") from None
         return self._fernet
 
     def _key_from_keyring(self) -> bytes | None:
@@ -63,7 +79,7 @@ class Vault:
         backend = keyring.get_keyring()
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
         if name.startswith(_UNSAFE_BACKENDS) or getattr(backend, "priority", 1) <= 0:
-            logger.info("No usable OS keyring (%s); using the key file", name)
+            logger.debug("No usable OS keyring (%s); using the key file", name)
             return None
 
         def fetch() -> bytes:

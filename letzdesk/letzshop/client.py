@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import math
 import re
 import ssl
 import time
@@ -46,7 +47,8 @@ DEFAULT_ENDPOINT = "https://letzshop.lu/graphql"
 USER_AGENT = "letzdesk/0.1"
 _AUTH_CODES = {"UNAUTHENTICATED", "UNAUTHORIZED", "FORBIDDEN", "AUTHENTICATION_ERROR", "ACCESS_DENIED"}
 _AUTH_WORDS = re.compile(r"unauthori[sz]ed|unauthenticated|not authenticated|access denied|forbidden|"
-                         r"invalid (api )?(key|token)|(missing|invalid).*(api key|token|credentials)", re.I)
+                         r"(invalid|missing|wrong|expired|revoked) (api[ -]?key|access token|bearer token|credentials)",
+                         re.I)
 _DRIFT_CODES = {"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED", "undefinedField", "argumentNotAccepted",
                 "undefinedType", "missingRequiredArguments"}
 _DRIFT_WORDS = re.compile(r"cannot query field|doesn't exist on type|unknown (argument|type)|"
@@ -90,9 +92,11 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: d
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -187,6 +191,10 @@ class LetzshopClient:
             raise TransientError(f"{what}: timed out ({type(exc).__name__})", sent=True) from None
         except httpx.TransportError as exc:
             raise TransientError(f"{what}: connection failed ({type(exc).__name__})", sent=True) from None
+        except httpx.DecodingError:
+            raise MalformedResponseError(f"{what}: the answer's compression is broken") from None
+        except httpx.HTTPError as exc:  # anything else httpx raises mid-request: outcome unknown
+            raise TransientError(f"{what}: request failed ({type(exc).__name__})", sent=True) from None
         logger.debug("%s: HTTP %s, %d bytes in %.0f ms", what, response.status_code, len(body),
                      (time.monotonic() - started) * 1000)
         return self._data_from(response, body, what)

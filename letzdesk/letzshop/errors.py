@@ -25,7 +25,7 @@ class AuthError(LetzshopError):
 
 
 class RateLimitedError(LetzshopError):
-    user_message = "Letzshop asked us to slow down. letzdesk will try again shortly."
+    user_message = "Letzshop asked letzdesk to slow down; try again in a few minutes."
     retryable = True
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -37,7 +37,7 @@ class RateLimitedError(LetzshopError):
 class TransientError(LetzshopError):
     """5xx, timeouts, dropped connections: the same request may work later."""
 
-    user_message = "Letzshop did not answer in time or is having trouble. letzdesk will try again."
+    user_message = "Letzshop did not answer in time or is having trouble."
     retryable = True
 
     def __init__(self, message: str, *, sent: bool = False) -> None:
@@ -45,7 +45,7 @@ class TransientError(LetzshopError):
         #: True when the request may have reached Letzshop (the outcome is unknown).
         self.sent = sent
         if not sent:
-            self.user_message = "letzdesk cannot reach Letzshop. Check the internet connection; it will try again."
+            self.user_message = "Cannot reach Letzshop: check the network connection and the endpoint address."
 
 
 class MalformedResponseError(LetzshopError):

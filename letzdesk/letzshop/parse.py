@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -38,7 +39,12 @@ def dumps_raw(node: Any) -> str:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value)
+        # A number when a float writes it back digit for digit (every real price); else its text,
+        # so the audit copy never loses digits nor becomes non-JSON "Infinity".
+        as_float = float(value)
+        if math.isfinite(as_float) and Decimal(repr(as_float)) == value:
+            return as_float
+        return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -62,9 +68,12 @@ def money_to_cents(value: Any) -> int | None:
             raise ParseError(f"amount {value[:40]!r} is not a number") from None
     else:
         raise ParseError(f"amount has type {type(value).__name__}")
-    if not amount.is_finite() or abs(amount) >= 10**12:
-        raise ParseError("amount is not a finite number in range")
-    return int((amount.quantize(_CENT, rounding=ROUND_HALF_UP) * 100).to_integral_value())
+    try:
+        if not amount.is_finite() or abs(amount) >= 10**12:
+            raise ParseError("amount is not a finite number in range")
+        return int((amount.quantize(_CENT, rounding=ROUND_HALF_UP) * 100).to_integral_value())
+    except ArithmeticError:  # decimal.Overflow and friends for absurd exponents
+        raise ParseError("amount is out of range") from None
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -79,7 +88,10 @@ def parse_timestamp(value: Any) -> datetime | None:
         raise ParseError(f"timestamp {value[:40]!r} is not ISO 8601") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ParseError(f"timestamp {value[:40]!r} is out of range") from None
 
 
 def _text(value: Any, what: str) -> str | None:

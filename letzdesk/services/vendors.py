@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from ..letzshop.client import DEFAULT_ENDPOINT, LetzshopClient, check_endpoint
 from ..settings import Settings
 from ..store.db import Database
 from ..store.models import Credential, Order, Vendor
-from ..vault import Vault, mask
+from ..vault import Vault, VaultError, mask
 
 _NAME = re.compile(r"^[\w][\w .&'-]{0,99}$", re.UNICODE)
 
@@ -70,7 +71,8 @@ class VendorService:
         with self.db.session() as session:
             vendor = session.scalar(select(Vendor).where(Vendor.name == name))
             if vendor is None:
-                raise VendorError(f"No vendor named {name!r}. Add it with: letzdesk vendor add {name} --endpoint URL")
+                raise VendorError(f"No vendor named {name!r}. Add it with: "
+                                  f"letzdesk vendor add {shlex.quote(name)} --endpoint URL")
             return vendor
 
     def names(self) -> dict[int, str]:
@@ -88,7 +90,7 @@ class VendorService:
             return [
                 VendorInfo(
                     id=vendor.id, name=vendor.name, endpoint=cred.endpoint,
-                    masked_key=mask(self.vault.decrypt(cred.api_key_encrypted)),
+                    masked_key=self._masked(cred.api_key_encrypted),
                     auto_sync=cred.auto_sync, interval_minutes=cred.interval_minutes,
                     last_sync_at=cred.last_sync_at, last_sync_status=cred.last_sync_status,
                     last_sync_error=cred.last_sync_error,
@@ -96,6 +98,12 @@ class VendorService:
                 )
                 for vendor, cred in rows
             ]
+
+    def _masked(self, token: bytes) -> str:
+        try:
+            return mask(self.vault.decrypt(token))
+        except VaultError:
+            return "(unreadable: re-enter the key)"
 
     def client_for(self, vendor_id: int) -> LetzshopClient:
         """A client with the vendor's decrypted key; create it inside the running loop."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -118,13 +119,13 @@ class Database:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
             logger.info("Database %s migrated from %s to %s", self.path, current, head)
-        except sqlite3.DatabaseError as exc:
-            raise DatabaseError(f"The database {self.path} cannot be read ({exc}). "
-                                "It may be damaged or not a letzdesk database.") from exc
-        except Exception as exc:
-            if "database" in type(exc).__name__.lower() or isinstance(exc.__cause__, sqlite3.Error):
-                raise DatabaseError(f"The database {self.path} cannot be opened: {exc}") from exc
-            raise
+        except (sqlite3.DatabaseError, sqlalchemy.exc.DBAPIError) as exc:
+            detail = getattr(exc, "orig", None) or exc
+            logger.error("Cannot open database %s: %s", self.path, detail)
+            raise DatabaseError(
+                f"The database {self.path} cannot be opened ({detail}). It may be damaged or not a letzdesk "
+                f"database: move it aside and start again, or restore a copy from {self.path.parent / 'backups'}."
+            ) from exc
 
     def backup(self, target: Path) -> Path:
         """A consistent copy through SQLite's online backup API (safe while others read)."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 # isort: split
@@ -29,7 +32,28 @@ async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
     await window.orders_tab.shutdown()
 
 
+def _no_display() -> bool:
+    """True on a Linux machine without X11 or Wayland, where Qt would abort instead of explaining."""
+    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _quit_on_signals(app: QApplication) -> QTimer:
+    """Ctrl-C and SIGTERM quit like the Quit menu, so the demo cleans up after itself."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: app.quit())
+    # Python runs signal handlers only when it gets control; an idle timer gives it that.
+    timer = QTimer()
+    timer.start(250)
+    timer.timeout.connect(lambda: None)
+    return timer
+
+
 def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool = False) -> int:
+    if _no_display() and QApplication.instance() is None:
+        print("letzdesk: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Use the command line "
+              "(letzdesk --help), or run the window under a desktop session.", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("letzdesk")
     app.setOrganizationName("letzdesk")
@@ -48,7 +72,11 @@ def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool
         QMessageBox.critical(None, "letzdesk cannot start", str(exc))
         return 1
 
-    return _run_loop(app, services, demo_env)
+    signal_timer = _quit_on_signals(app)
+    try:
+        return _run_loop(app, services, demo_env)
+    finally:
+        signal_timer.stop()
 
 
 def _run_loop(app: QApplication, services: Services, demo_env: object | None) -> int:

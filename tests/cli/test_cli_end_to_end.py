@@ -114,4 +114,4 @@ def test_failures_exit_nonzero_with_one_line(tmp_path: Path, sandbox_url: str) -
                     data_dir=tmp_path, stdin="k-not-real\n")
     assert down.returncode == 0
     unreachable = letzdesk("import", "Down", data_dir=tmp_path, env={})
-    assert unreachable.returncode == 1 and "cannot reach Letzshop" in unreachable.stderr
+    assert unreachable.returncode == 1 and "Cannot reach Letzshop" in unreachable.stderr
