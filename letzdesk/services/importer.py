@@ -109,7 +109,8 @@ def store_page(db: Database, vendor_id: int, page: ShipmentPage) -> PageCounts:
             order, unit_rows = shipment_rows(shipment, raw_json, raw_hash, known.tracking_number if known else None)
             orders.append(order)
             units[shipment_id] = unit_rows
-        order_store.upsert_orders(conn, vendor_id, orders, units)
+        known = {sid: existing[sid].order_pk for sid in units if sid in existing}
+        order_store.upsert_orders(conn, vendor_id, orders, units, known)
     return PageCounts(imported, updated, unchanged)
 
 

@@ -80,22 +80,40 @@ def existing_orders(conn: Connection, vendor_id: int, shipment_ids: Sequence[str
 
 
 def upsert_orders(
-    conn: Connection, vendor_id: int, orders: list[dict[str, Any]], units_by_shipment: dict[str, list[dict[str, Any]]]
+    conn: Connection,
+    vendor_id: int,
+    orders: list[dict[str, Any]],
+    units_by_shipment: dict[str, list[dict[str, Any]]],
+    known_pks: dict[str, int],
 ) -> None:
-    """Insert or update orders (remote columns only) and replace their remote unit data."""
+    """Insert new orders and update known ones (remote columns only), with their units.
+
+    ``known_pks`` maps the shipment ids already stored to their primary keys, as read in the
+    same ``BEGIN IMMEDIATE`` transaction. No one else can write meanwhile, so new rows get
+    their keys from ``max(id)`` here instead of a second look-up after the insert.
+    """
     if not orders:
         return
     now = utcnow()
+    next_pk = conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM orders").scalar_one()
+    pks: dict[str, int] = {}
+    new, changed = [], []
     for row in orders:
         row["vendor_id"] = vendor_id
         row["updated_at"] = now
         row.setdefault("imported_at", now)
-
-    _executemany(conn, "orders", orders)  # executemany: RETURNING would force one statement per row
-    pks = {
-        sid: existing.order_pk
-        for sid, existing in existing_orders(conn, vendor_id, [o["shipment_id"] for o in orders]).items()
-    }
+        pk = known_pks.get(row["shipment_id"])
+        if pk is None:
+            row["id"] = pk = next_pk
+            next_pk += 1
+            new.append(row)
+        else:
+            changed.append(row)
+        pks[row["shipment_id"]] = pk
+    if new:
+        _executemany(conn, "orders+id", new)
+    if changed:
+        _executemany(conn, "orders", changed)
 
     unit_rows: list[dict[str, Any]] = []
     keep: list[tuple[int, str]] = []
@@ -105,11 +123,13 @@ def upsert_orders(
             unit_rows.append({**unit, "order_pk": order_pk})
             keep.append((order_pk, unit["unit_id"]))
 
-    # Units that vanished from a shipment on Letzshop's side go here too.
-    stale = delete(InventoryUnit).where(InventoryUnit.order_pk.in_(list(pks.values())))
-    if keep:
-        stale = stale.where(tuple_(InventoryUnit.order_pk, InventoryUnit.unit_id).not_in(keep))
-    conn.execute(stale)
+    # Units that vanished from a known shipment on Letzshop's side are removed.
+    changed_pks = [known_pks[row["shipment_id"]] for row in changed]
+    if changed_pks:
+        stale = delete(InventoryUnit).where(InventoryUnit.order_pk.in_(changed_pks))
+        if keep:
+            stale = stale.where(tuple_(InventoryUnit.order_pk, InventoryUnit.unit_id).not_in(keep))
+        conn.execute(stale)
     if unit_rows:
         _executemany(conn, "units", unit_rows)
 
@@ -142,9 +162,9 @@ def _unit_upsert() -> Insert:
 def _compiled(kind: str) -> tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
     """SQL text, parameter order and bind converters of an upsert, compiled once from the models."""
     statement, table = (
-        (_order_upsert(), Order.__table__) if kind == "orders" else (_unit_upsert(), InventoryUnit.__table__)
+        (_order_upsert(), Order.__table__) if kind.startswith("orders") else (_unit_upsert(), InventoryUnit.__table__)
     )
-    columns = [c.key for c in table.columns if c.key != "id"]
+    columns = [c.key for c in table.columns if c.key != "id" or kind == "orders+id"]
     dialect = sqlite.dialect(paramstyle="qmark")
     compiled = statement.compile(dialect=dialect, column_keys=columns)
     names = tuple(compiled.positiontup or ())
