@@ -1,10 +1,10 @@
-"""Vendors and their Letzshop connections: add, list, and open a client with the stored key."""
+"""Vendors and their Letzshop connections: add, edit, remove, list, and open a client with the key."""
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -13,14 +13,26 @@ from sqlalchemy.exc import IntegrityError
 from ..letzshop.client import DEFAULT_ENDPOINT, LetzshopClient, check_endpoint
 from ..settings import Settings
 from ..store.db import Database
-from ..store.models import Credential, Order, Vendor
+from ..store.models import Credential, InventoryUnit, Order, SyncLog, Vendor
 from ..vault import Vault, VaultError, mask
 
-_NAME = re.compile(r"^[\w][\w .&'-]{0,99}$", re.UNICODE)
+_NAME = re.compile(r"^\w[\w .&'-]{0,99}$", re.UNICODE)
+MIN_INTERVAL, MAX_INTERVAL, DEFAULT_INTERVAL = 5, 1440, 30
+
+#: Carrier codes offered in the window; Letzshop's own list is not known, so any text is accepted.
+CARRIERS = ("post_lu", "dhl", "dpd", "gls", "ups", "fedex", "bpost", "colissimo", "other")
 
 
 class VendorError(ValueError):
     """A vendor request that cannot be carried out; the message is meant for the vendor."""
+
+
+class ValidationError(VendorError):
+    """One or more fields are wrong; ``fields`` maps each field name to its message."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(" ".join(fields.values()))
+        self.fields = fields
 
 
 @dataclass(frozen=True)
@@ -31,11 +43,46 @@ class VendorInfo:
     masked_key: str
     auto_sync: bool
     interval_minutes: int
+    default_carrier: str | None
     last_sync_at: datetime | None
     last_sync_status: str | None
     last_sync_error: str | None
+    schema_checked_at: datetime | None
+    schema_drift: list[str] = field(default_factory=list)
+    orders: int = 0
+    pending: int = 0
+    #: Answers that failed for good; the fulfillment queue fills this in when it exists.
+    failing_tasks: int = 0
+
+
+@dataclass(frozen=True)
+class RemovalSummary:
+    """What removing a vendor deletes, said before it happens."""
+
+    name: str
     orders: int
-    pending: int
+    units: int
+    sync_logs: int
+
+
+def validate(*, name: str | None = None, api_key: str | None = None, endpoint: str | None = None,
+             interval_minutes: int | None = None) -> dict[str, str]:
+    """Messages per field for the values given (None means "not being changed")."""
+    problems: dict[str, str] = {}
+    if name is not None and not _NAME.match(name.strip()):
+        problems["name"] = "A vendor name is 1 to 100 letters, digits, spaces or . & ' - characters."
+    if api_key is not None and not api_key.strip():
+        problems["api_key"] = "The API key is empty."
+    elif api_key is not None and any(ch.isspace() for ch in api_key.strip()):
+        problems["api_key"] = "An API key has no spaces; check that it was pasted whole."
+    if endpoint is not None:
+        try:
+            check_endpoint(endpoint.strip())
+        except ValueError as exc:
+            problems["endpoint"] = str(exc)
+    if interval_minutes is not None and not MIN_INTERVAL <= interval_minutes <= MAX_INTERVAL:
+        problems["interval_minutes"] = f"The sync interval is {MIN_INTERVAL} to {MAX_INTERVAL} minutes."
+    return problems
 
 
 class VendorService:
@@ -44,28 +91,86 @@ class VendorService:
         self.vault = vault
         self.settings = settings
 
-    def add(self, name: str, api_key: str, endpoint: str = DEFAULT_ENDPOINT) -> int:
-        name = name.strip()
-        api_key = api_key.strip()
-        if not _NAME.match(name):
-            raise VendorError("A vendor name is 1 to 100 letters, digits, spaces or . & ' - characters.")
-        if not api_key:
-            raise VendorError("The API key is empty.")
-        try:
-            check_endpoint(endpoint)
-        except ValueError as exc:
-            raise VendorError(str(exc)) from None
+    # -- changes ----------------------------------------------------------------------------
 
-        token = self.vault.encrypt(api_key)
+    def add(self, name: str, api_key: str, endpoint: str = DEFAULT_ENDPOINT, *, auto_sync: bool = False,
+            interval_minutes: int = DEFAULT_INTERVAL, default_carrier: str | None = None) -> int:
+        problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
+        if problems:
+            raise ValidationError(problems)
+        token = self.vault.encrypt(api_key.strip())
         try:
             with self.db.write_session() as session:
-                vendor = Vendor(name=name)
-                vendor.credential = Credential(api_key_encrypted=token, endpoint=endpoint)
+                vendor = Vendor(name=name.strip())
+                vendor.credential = Credential(api_key_encrypted=token, endpoint=endpoint.strip(), auto_sync=auto_sync,
+                                               interval_minutes=interval_minutes,
+                                               default_carrier=(default_carrier or "").strip() or None)
                 session.add(vendor)
                 session.flush()
                 return vendor.id
         except IntegrityError:
-            raise VendorError(f"A vendor named {name!r} already exists.") from None
+            raise ValidationError({"name": f"A vendor named {name.strip()!r} already exists."}) from None
+
+    def edit(self, vendor_id: int, *, name: str | None = None, api_key: str | None = None,
+             endpoint: str | None = None, auto_sync: bool | None = None, interval_minutes: int | None = None,
+             default_carrier: str | None = None) -> None:
+        """Change what is given; a new key or endpoint clears the last schema check."""
+        problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
+        if problems:
+            raise ValidationError(problems)
+        token = self.vault.encrypt(api_key.strip()) if api_key is not None else None
+        try:
+            with self.db.write_session() as session:
+                vendor = session.get(Vendor, vendor_id)
+                if vendor is None or vendor.credential is None:
+                    raise VendorError("This vendor no longer exists.")
+                cred = vendor.credential
+                if name is not None:
+                    vendor.name = name.strip()
+                if token is not None:
+                    cred.api_key_encrypted = token
+                if endpoint is not None:
+                    cred.endpoint = endpoint.strip()
+                if token is not None or endpoint is not None:
+                    cred.schema_checked_at = None
+                    cred.schema_drift = None
+                if auto_sync is not None:
+                    cred.auto_sync = auto_sync
+                if interval_minutes is not None:
+                    cred.interval_minutes = interval_minutes
+                if default_carrier is not None:
+                    cred.default_carrier = default_carrier.strip() or None
+        except IntegrityError:
+            raise ValidationError({"name": f"A vendor named {(name or '').strip()!r} already exists."}) from None
+
+    def removal_summary(self, vendor_id: int) -> RemovalSummary:
+        with self.db.session() as session:
+            vendor = session.get(Vendor, vendor_id)
+            if vendor is None:
+                raise VendorError("This vendor no longer exists.")
+            orders = session.scalar(select(func.count()).select_from(Order).where(Order.vendor_id == vendor_id))
+            units = session.scalar(select(func.count()).select_from(InventoryUnit).join(Order)
+                                   .where(Order.vendor_id == vendor_id))
+            logs = session.scalar(select(func.count()).select_from(SyncLog).where(SyncLog.vendor_id == vendor_id))
+            return RemovalSummary(vendor.name, orders or 0, units or 0, logs or 0)
+
+    def remove(self, vendor_id: int) -> RemovalSummary:
+        """Delete the vendor, its key and its orders; its sync log rows stay, under its name."""
+        summary = self.removal_summary(vendor_id)
+        with self.db.write_session() as session:
+            vendor = session.get(Vendor, vendor_id)
+            if vendor is not None:
+                session.delete(vendor)
+        return summary
+
+    def record_schema_check(self, vendor_id: int, drift: list[str], checked_at: datetime) -> None:
+        with self.db.write_session() as session:
+            cred = session.scalar(select(Credential).where(Credential.vendor_id == vendor_id))
+            if cred is not None:
+                cred.schema_checked_at = checked_at
+                cred.schema_drift = drift or None
+
+    # -- reading ----------------------------------------------------------------------------
 
     def get(self, name: str) -> Vendor:
         with self.db.session() as session:
@@ -80,6 +185,12 @@ class VendorService:
         with self.db.session() as session:
             return dict(session.execute(select(Vendor.id, Vendor.name).order_by(Vendor.name)).all())
 
+    def info(self, vendor_id: int) -> VendorInfo:
+        found = [v for v in self.list() if v.id == vendor_id]
+        if not found:
+            raise VendorError("This vendor no longer exists.")
+        return found[0]
+
     def list(self) -> list[VendorInfo]:
         with self.db.session() as session:
             counts = dict(session.execute(select(Order.vendor_id, func.count()).group_by(Order.vendor_id)).all())
@@ -90,10 +201,11 @@ class VendorService:
             return [
                 VendorInfo(
                     id=vendor.id, name=vendor.name, endpoint=cred.endpoint,
-                    masked_key=self._masked(cred.api_key_encrypted),
-                    auto_sync=cred.auto_sync, interval_minutes=cred.interval_minutes,
+                    masked_key=self._masked(cred.api_key_encrypted), auto_sync=cred.auto_sync,
+                    interval_minutes=cred.interval_minutes, default_carrier=cred.default_carrier,
                     last_sync_at=cred.last_sync_at, last_sync_status=cred.last_sync_status,
-                    last_sync_error=cred.last_sync_error,
+                    last_sync_error=cred.last_sync_error, schema_checked_at=cred.schema_checked_at,
+                    schema_drift=list(cred.schema_drift or []),
                     orders=counts.get(vendor.id, 0), pending=pending.get(vendor.id, 0),
                 )
                 for vendor, cred in rows
@@ -113,5 +225,8 @@ class VendorService:
                 raise VendorError("This vendor has no Letzshop connection.")
             api_key = self.vault.decrypt(cred.api_key_encrypted)
             endpoint = cred.endpoint
+        return self.client(endpoint, api_key)
+
+    def client(self, endpoint: str, api_key: str) -> LetzshopClient:
         return LetzshopClient(endpoint, api_key, deadline=self.settings.request_deadline,
                               page_size=self.settings.page_size)

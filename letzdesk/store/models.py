@@ -47,6 +47,9 @@ class Credential(Base):
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sync_status: Mapped[str | None] = mapped_column(String(20))
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    #: When our documents were last validated against the live schema, and what did not match.
+    schema_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    schema_drift: Mapped[list[str] | None] = mapped_column(JSON)
 
     vendor: Mapped[Vendor] = relationship(back_populates="credential")
 
