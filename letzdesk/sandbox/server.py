@@ -113,22 +113,48 @@ class SandboxState:
         }
 
 
-def _build_schema() -> GraphQLSchema:
+#: What ``drift=True`` changes in the served schema: a renamed argument and a renamed field, the
+#: kind of change a marketplace makes without notice. The app's schema check must name both.
+DRIFT = (
+    (
+        "shipments(state: ShipmentStateEnum, first: Int, after: String)",
+        "shipments(state: ShipmentStateEnum, first: Int, cursor: String)",
+    ),
+    ("  tradeId: TradeId\n", "  tradeIdentifier: TradeId\n"),
+)
+
+
+def _schema_text(drift: bool) -> str:
+    text = load_schema_text()
+    if drift:
+        for old, new in DRIFT:
+            if old not in text:
+                raise RuntimeError(f"sandbox drift: {old!r} not found in schema.graphql")
+            text = text.replace(old, new)
+    return text
+
+
+def _build_schema(drift: bool = False) -> GraphQLSchema:
     """Bind resolvers to the schema file; everything but paging and the brand union uses dict keys."""
     query = QueryType()
     brand = UnionType("BrandUnion")
 
     @query.field("shipments")
     def resolve_shipments(
-        _: Any, info: GraphQLResolveInfo, state: str | None = None, first: int | None = None, after: str | None = None
+        _: Any,
+        info: GraphQLResolveInfo,
+        state: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        cursor: str | None = None,
     ) -> dict[str, Any]:
-        return info.context["sandbox"].page(state, first, after)
+        return info.context["sandbox"].page(state, first, after or cursor)
 
     @brand.type_resolver
     def resolve_brand_type(obj: dict[str, Any], *_: Any) -> str:
         return obj.get("__typename") or ("Brand" if "name" in obj else "BrandUnknown")
 
-    return make_executable_schema(load_schema_text(), query, brand)
+    return make_executable_schema(_schema_text(drift), query, brand)
 
 
 class _DocumentCache:
@@ -218,12 +244,12 @@ class BearerAuth:
         await response(scope, receive, send)
 
 
-def create_app(shipments: list[dict[str, Any]], api_key: str | None) -> Starlette:
+def create_app(shipments: list[dict[str, Any]], api_key: str | None, *, drift: bool = False) -> Starlette:
     """ASGI app serving the schema at /graphql; its ``SandboxState`` is ``app.state.sandbox``."""
     state = SandboxState(shipments=shipments, api_key=api_key)
     documents = _DocumentCache()
     graphql_app = GraphQL(
-        _build_schema(),
+        _build_schema(drift),
         context_value=lambda request, _data: {"request": request, "sandbox": state},
         query_parser=documents.parse,
         query_validator=documents.validate,
@@ -249,9 +275,15 @@ class SandboxServer:
     """
 
     def __init__(
-        self, shipments: list[dict[str, Any]], *, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        shipments: list[dict[str, Any]],
+        *,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        drift: bool = False,
     ) -> None:
-        self.app = create_app(shipments, api_key)
+        self.app = create_app(shipments, api_key, drift=drift)
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None
@@ -327,7 +359,12 @@ class SandboxServer:
 
 
 def run(
-    host: str = "127.0.0.1", port: int = 8765, shipments: int = 40, seed: int = 7, api_key: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    shipments: int = 40,
+    seed: int = 7,
+    api_key: str | None = None,
+    drift: bool = False,
 ) -> None:
     """Serve generated shipments until Ctrl-C or SIGTERM, then exit cleanly.
 
@@ -335,7 +372,7 @@ def run(
     handlers. Letting uvicorn own the signals instead would make it re-raise them after shutdown,
     so Ctrl-C would end in a KeyboardInterrupt traceback and SIGTERM in a killed process.
     """
-    server = SandboxServer(generate_shipments(shipments, seed), api_key=api_key, host=host, port=port)
+    server = SandboxServer(generate_shipments(shipments, seed), api_key=api_key, host=host, port=port, drift=drift)
     stopping = threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -344,7 +381,7 @@ def run(
 
     try:
         server.start()
-        key_note = "key required" if api_key else "no key"
+        key_note = ("key required" if api_key else "no key") + (", drifted schema" if drift else "")
         print(f"Letzshop sandbox: {server.url} ({shipments} shipments, seed {seed}, {key_note})", flush=True)
         while not stopping.wait(0.5):
             pass
