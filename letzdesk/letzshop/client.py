@@ -125,10 +125,14 @@ def _error_details(errors: Any) -> list[GraphQLErrorDetail]:
 
 
 def classify_errors(errors: Any, data: Any) -> LetzshopError:
-    """The typed error for a GraphQL ``errors`` array."""
+    """The typed error for a GraphQL ``errors`` array.
+
+    Only an error about the whole request (no path below the root field) means the key was
+    refused; "access denied" on one field of one node is that node's problem.
+    """
     details = _error_details(errors)
     partial = data if isinstance(data, dict) else None
-    if any(d.code in _AUTH_CODES or _AUTH_WORDS.search(d.message) for d in details):
+    if any((d.code in _AUTH_CODES or _AUTH_WORDS.search(d.message)) and len(d.path) <= 1 for d in details):
         return AuthError("Letzshop refused the API key: " + details[0].message)
     if partial is None and any(d.code in _DRIFT_CODES or _DRIFT_WORDS.search(d.message) for d in details):
         return SchemaDriftError(details)
@@ -149,6 +153,9 @@ class LetzshopClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.endpoint = check_endpoint(endpoint)
+        if not api_key or not api_key.isascii() or not api_key.isprintable() or any(c.isspace() for c in api_key):
+            # Said without the key: it must not reach an exception attribute or a log.
+            raise ValueError("The API key contains spaces or characters that cannot be sent; paste it again.")
         self.deadline = deadline
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
@@ -252,8 +259,10 @@ class LetzshopClient:
             page = await self.shipments_page(state, after)
             yield page
             cursor = page.page_info.end_cursor
-            if not page.page_info.has_next_page or not cursor:
+            if not page.page_info.has_next_page:
                 return
+            if not cursor:
+                raise MalformedResponseError("Letzshop said more pages follow but gave no cursor to reach them")
             if cursor in seen_cursors:
                 raise MalformedResponseError("Letzshop returned the same page cursor twice")
             seen_cursors.add(cursor)

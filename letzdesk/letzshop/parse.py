@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 CURRENCY = "EUR"  # Letzshop sells in euros; the API has no currency field.
 LANGUAGES = ("en", "fr", "de")
 _CENT = Decimal("0.01")
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d{1,2}$")
 
 
 class ParseError(ValueError):
@@ -60,7 +62,9 @@ def money_to_cents(value: Any) -> int | None:
         amount = value
     elif isinstance(value, str):
         text = value.strip().replace("\u00a0", "").replace(" ", "")
-        if "," in text and "." not in text:
+        if not text:
+            return None
+        if _DECIMAL_COMMA.match(text):  # "24,90" is euros and cents; "1,234" is ambiguous and refused
             text = text.replace(",", ".")
         try:
             amount = Decimal(text)

@@ -73,8 +73,9 @@ def validate(*, name: str | None = None, api_key: str | None = None, endpoint: s
         problems["name"] = "A vendor name is 1 to 100 letters, digits, spaces or . & ' - characters."
     if api_key is not None and not api_key.strip():
         problems["api_key"] = "The API key is empty."
-    elif api_key is not None and any(ch.isspace() for ch in api_key.strip()):
-        problems["api_key"] = "An API key has no spaces; check that it was pasted whole."
+    elif api_key is not None and (any(ch.isspace() for ch in api_key.strip()) or not api_key.strip().isascii()
+                                  or not api_key.strip().isprintable()):
+        problems["api_key"] = "An API key has no spaces or special characters; check that it was pasted whole."
     if endpoint is not None:
         try:
             check_endpoint(endpoint.strip())

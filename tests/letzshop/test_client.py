@@ -509,3 +509,36 @@ def test_client_refuses_insecure_endpoint_without_leaking_the_key(url):
     with pytest.raises(InsecureEndpointError) as info:
         asyncio.run(build())
     assert_key_not_leaked(info.value)
+
+
+# --- keys and paging guards -------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["test-key-not-real\n", " test-key-not-real", "clé-test-not-real", "a b", ""])
+def test_an_unsendable_key_is_refused_without_showing_it(key):
+    with pytest.raises(ValueError) as caught:
+        LetzshopClient("https://letzshop.test/graphql", key)
+    assert key.strip() == "" or key.strip() not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_access_denied_on_one_field_keeps_the_page():
+    body = page_body("a", "b")
+    path = ["shipments", "nodes", 1, "order", "email"]
+    body["errors"] = [{"message": "Access denied to customer email", "path": path}]
+    outcome, _ = run_with(reply(json=body))
+    assert not isinstance(outcome, Exception)
+    assert [s.id for s in outcome.shipments] == ["a"] and outcome.failed[0][0] == "b"
+
+
+def test_more_pages_without_a_cursor_is_malformed():
+    body = page_body("a")
+    body["data"]["shipments"]["pageInfo"] = {"hasNextPage": True, "endCursor": None}
+
+    async def scenario():
+        with respx.mock:
+            respx.post(ENDPOINT).mock(return_value=httpx.Response(200, json=body))
+            async with LetzshopClient(ENDPOINT, KEY, retry=RetryPolicy(attempts=1)) as client:
+                return [page async for page in client.iter_shipment_pages()]
+
+    with pytest.raises(MalformedResponseError, match="no cursor"):
+        asyncio.run(scenario())

@@ -202,7 +202,7 @@ def test_money_from_json_number_never_goes_through_float():
 
 
 @pytest.mark.parametrize("value", [
-    "abc", "", "24.90 EUR", "1,234.56", True, False, [], {}, [24.9],
+    "abc", "24.90 EUR", "1,234.56", "1,234", True, False, [], {}, [24.9],
     "NaN", "nan", "Infinity", "-Infinity", "sNaN",
     float("nan"), float("inf"), 24.9,  # a float only arises from JSON NaN/Infinity or a caller bypassing Decimal
     Decimal("NaN"), Decimal("Infinity"),
@@ -211,6 +211,11 @@ def test_money_from_json_number_never_goes_through_float():
 def test_money_to_cents_rejects_bad_amounts(value):
     with pytest.raises(ParseError):
         money_to_cents(value)
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_amount_is_missing_not_an_error(value):
+    assert money_to_cents(value) is None
 
 
 @pytest.mark.parametrize("value", [Decimal("1E+1000000"), "1e1000000", Decimal("-1E+1000000")])
