@@ -30,6 +30,16 @@ class CommandError(Exception):
         self.code = code
 
 
+def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    auto = parser.add_mutually_exclusive_group()
+    auto.add_argument("--auto-sync", dest="auto_sync", action="store_true", default=False if defaults else None,
+                      help="sync on an interval when the window runs")
+    auto.add_argument("--no-auto-sync", dest="auto_sync", action="store_false")
+    parser.add_argument("--interval", type=int, metavar="MINUTES", default=30 if defaults else None,
+                        help="auto-sync interval, 5 to 1440 minutes (default: 30)")
+    parser.add_argument("--carrier", default=None, help="default carrier code for tracking numbers")
+
+
 def _data_dir_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
     # Sub-commands use SUPPRESS so `letzdesk --data-dir X import` is not overwritten by their default.
     parser.add_argument("--data-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
@@ -51,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
     sandbox.add_argument("--shipments", type=int, default=40, help="how many orders to generate (default: 40)")
     sandbox.add_argument("--seed", type=int, default=1, help="the same seed gives the same orders (default: 1)")
+    sandbox.add_argument("--drift", action="store_true",
+                         help="serve a slightly changed schema, to see letzdesk's schema check at work")
     sandbox.add_argument("--api-key", default=None, help="the key clients must send (default: "
                                                          "$LETZDESK_SANDBOX_KEY; unset means no key is checked)")
 
@@ -58,11 +70,34 @@ def build_parser() -> argparse.ArgumentParser:
     vendor_commands = vendor.add_subparsers(dest="vendor_command", metavar="ACTION", required=True)
     add = vendor_commands.add_parser("add", help="add a vendor (API key from $LETZSHOP_API_KEY or standard input)")
     add.add_argument("name")
-    add.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
-    _data_dir_option(add, top=False)
+    add.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"GraphQL endpoint (default: {DEFAULT_ENDPOINT})")
+    _connection_options(add)
+    edit = vendor_commands.add_parser("edit", help="change a vendor's name, endpoint, sync settings or key")
+    edit.add_argument("name")
+    edit.add_argument("--rename", metavar="NEW_NAME")
+    edit.add_argument("--endpoint")
+    edit.add_argument("--new-key", action="store_true",
+                      help="replace the API key (read from $LETZSHOP_API_KEY or standard input)")
+    _connection_options(edit, defaults=False)
+    remove = vendor_commands.add_parser("remove", help="remove a vendor, its key and its orders from this computer")
+    remove.add_argument("name")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     listing = vendor_commands.add_parser("list", help="list vendors")
     listing.add_argument("--json", action="store_true")
-    _data_dir_option(listing, top=False)
+    test = vendor_commands.add_parser("test", help="test the stored key and check Letzshop's schema")
+    test.add_argument("name")
+    test.add_argument("--json", action="store_true")
+    test_key = vendor_commands.add_parser("test-key", help="test a key without saving it "
+                                                           "(from $LETZSHOP_API_KEY or standard input)")
+    test_key.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    test_key.add_argument("--json", action="store_true")
+    for sub in (add, edit, remove, listing, test, test_key):
+        _data_dir_option(sub, top=False)
+
+    keys = commands.add_parser("keys", help="the master key that protects the stored API keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    rotate = keys_commands.add_parser("rotate", help="re-encrypt every stored API key under a new master key")
+    _data_dir_option(rotate, top=False)
 
     do_import = commands.add_parser("import", help="import the vendor's unconfirmed orders from Letzshop")
     do_import.add_argument("name")
@@ -92,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         from .sandbox.server import run
 
-        run(args.host, args.port, args.shipments, args.seed, args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"))
+        run(args.host, args.port, args.shipments, args.seed, args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"),
+            drift=args.drift)
         return EXIT_OK
 
     try:
@@ -123,7 +159,7 @@ def _run_command(args: argparse.Namespace) -> int:
         print(f"letzdesk: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        handler = {"vendor": _vendor, "import": _import, "orders": _orders, "logs": _logs}[args.command]
+        handler = {"vendor": _vendor, "import": _import, "orders": _orders, "logs": _logs, "keys": _keys}[args.command]
         return handler(services, args)
     except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
@@ -144,25 +180,39 @@ def _json_default(value: Any) -> Any:
 
 
 def _read_api_key() -> str:
-    key = os.environ.get("LETZSHOP_API_KEY")
-    if key:
-        return key.strip()
-    if sys.stdin.isatty():
-        import getpass
+    key = os.environ.get("LETZSHOP_API_KEY", "").strip()
+    if not key:
+        if sys.stdin.isatty():
+            import getpass
 
-        return getpass.getpass("Letzshop API key: ").strip()
-    return sys.stdin.readline().strip()
+            key = getpass.getpass("Letzshop API key: ").strip()
+        else:
+            key = sys.stdin.readline().strip()
+    if not key:
+        raise CommandError("no API key given: set LETZSHOP_API_KEY or pass it on standard input", EXIT_USAGE)
+    return key
 
 
 def _vendor(services: Any, args: argparse.Namespace) -> int:
-    if args.vendor_command == "add":
+    action = args.vendor_command
+    if action == "add":
         api_key = _read_api_key()
-        if not api_key:
-            raise CommandError("no API key given: set LETZSHOP_API_KEY or pass it on standard input", EXIT_USAGE)
-        services.vendors.add(args.name, api_key, args.endpoint)
+        services.vendors.add(args.name, api_key, args.endpoint, auto_sync=args.auto_sync,
+                             interval_minutes=args.interval, default_carrier=args.carrier)
         print(f"Added vendor {args.name} ({args.endpoint}); key stored encrypted, master key in "
               f"{services.vault.describe()}.")
         return EXIT_OK
+    if action == "edit":
+        vendor = services.vendors.get(args.name)
+        services.vendors.edit(vendor.id, name=args.rename, endpoint=args.endpoint,
+                              api_key=_read_api_key() if args.new_key else None, auto_sync=args.auto_sync,
+                              interval_minutes=args.interval, default_carrier=args.carrier)
+        print(f"Changed vendor {args.rename or args.name}.")
+        return EXIT_OK
+    if action == "remove":
+        return _remove(services, args)
+    if action in ("test", "test-key"):
+        return _test(services, args)
 
     vendors = services.vendors.list()
     if args.json:
@@ -172,9 +222,51 @@ def _vendor(services: Any, args: argparse.Namespace) -> int:
         print("No vendors yet. Add one with: letzdesk vendor add NAME --endpoint URL")
     for v in vendors:
         last = v.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.last_sync_at else "never"
-        print(f"{v.name}  {v.endpoint}  key {v.masked_key}  orders {v.orders} ({v.pending} pending)  "
-              f"last sync {last} {v.last_sync_status or ''}".rstrip())
+        auto = f"auto-sync every {v.interval_minutes} min" if v.auto_sync else "auto-sync off"
+        api = f"  API CHANGED ({len(v.schema_drift)} mismatches)" if v.schema_drift else ""
+        print(f"{v.name}  {v.endpoint}  key {v.masked_key}  {auto}  orders {v.orders} ({v.pending} pending)  "
+              f"last sync {last} {v.last_sync_status or ''}{api}".rstrip())
     print(f"Master key store: {services.vault.describe()}")
+    return EXIT_OK
+
+
+def _remove(services: Any, args: argparse.Namespace) -> int:
+    vendor = services.vendors.get(args.name)
+    summary = services.vendors.removal_summary(vendor.id)
+    question = (f"Remove {summary.name}? Its API key and its {summary.orders} orders ({summary.units} items) are "
+                f"deleted from this computer; its {summary.sync_logs} sync log entries are kept. "
+                "Nothing changes on Letzshop.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError(f"{question} Add --yes to confirm.", EXIT_USAGE)
+        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing removed.")
+            return EXIT_FAILED
+    services.vendors.remove(vendor.id)
+    print(f"Removed {summary.name}: {summary.orders} orders deleted, {summary.sync_logs} log entries kept.")
+    return EXIT_OK
+
+
+def _test(services: Any, args: argparse.Namespace) -> int:
+    from .services.connection import test_key, test_vendor
+
+    if args.vendor_command == "test":
+        vendor = services.vendors.get(args.name)
+        report = asyncio.run(test_vendor(services.vendors, vendor.id))
+    else:
+        report = asyncio.run(test_key(services.vendors, args.endpoint, _read_api_key()))
+    if args.json:
+        _print_json(report.__dict__)
+    else:
+        print(report.message, file=sys.stdout if report.ok else sys.stderr)
+        for line in report.drift:
+            print(f"  {line}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _keys(services: Any, args: argparse.Namespace) -> int:
+    count = services.vendors.rotate_keys()
+    print(f"Re-encrypted {count} API key(s) under a new master key in {services.vault.describe()}.")
     return EXIT_OK
 
 

@@ -1,30 +1,42 @@
 """Fernet encryption of API keys, with the master key kept outside the database.
 
-The master key lives in the OS keyring (service ``letzdesk``, one entry per data dir, named
-by a random id kept in ``vault.id`` so moving the folder keeps the key). Where no usable
-keyring exists (the ``fail`` backend of headless Linux, a plaintext backend, a locked or
-hanging keyring) it lives in ``master.key`` in the data dir with mode 0600. Once that file
-exists it is always used, so a keyring that was slow once never splits keys across stores.
-The vault always says which store it uses.
+Where the master key lives, in order of preference:
+
+* the OS keyring (service ``letzdesk``, one entry per data dir, named by a random id kept in
+  ``vault.id`` so moving the folder keeps the key);
+* ``master.key`` in the data dir, mode 0600, when no usable keyring exists (the ``fail``
+  backend of headless Linux, a plaintext backend, a locked or hanging keyring);
+* ``master.key`` sealed with a key derived by scrypt from a passphrase, when the user sets one
+  (``LETZDESK_PASSPHRASE`` for scripted use).
+
+Once ``master.key`` exists it is always used, so a keyring that was slow once never splits
+keys across stores. The master material is a list of Fernet keys, newest first: rotation
+writes the new key in front, re-encrypts every token, then drops the old one, and a rotation
+cut short is finished by the next one without losing a key.
 """
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import logging
 import os
 import secrets
+from collections.abc import Callable
+from hashlib import scrypt
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 logger = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "letzdesk"
 KEY_FILENAME = "master.key"
 ID_FILENAME = "vault.id"
-_UNSAFE_BACKENDS = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt.file.PlaintextKeyring",
-                    "keyrings.alt")
+PASSPHRASE_ENV = "LETZDESK_PASSPHRASE"
+_SEALED = b"letzdesk-sealed-v1"
+_SCRYPT = {"n": 2**17, "r": 8, "p": 1, "maxmem": 256 * 1024 * 1024, "dklen": 32}
+_UNSAFE_BACKENDS = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
 
 
 class VaultError(RuntimeError):
@@ -36,13 +48,27 @@ def mask(api_key: str) -> str:
     return f"{api_key[:4]}****" if api_key else ""
 
 
+def _derive(passphrase: str, salt: bytes) -> bytes:
+    return base64.urlsafe_b64encode(scrypt(passphrase.encode(), salt=salt, **_SCRYPT))
+
+
 class Vault:
-    def __init__(self, data_dir: Path, *, use_keyring: bool = True, keyring_timeout: float = 3.0) -> None:
+    def __init__(self, data_dir: Path, *, use_keyring: bool = True, keyring_timeout: float = 3.0,
+                 passphrase: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self._use_keyring = use_keyring
         self._keyring_timeout = keyring_timeout
-        self._fernet: Fernet | None = None
+        self._passphrase = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV) or None
+        self._keys: list[bytes] | None = None
+        #: Writes the key list back to the store in use (set when the store is chosen).
+        self._save: Callable[[list[bytes]], None] | None = None
         self.store: str = "not opened yet"
+
+    # -- choosing the store -------------------------------------------------------------------
+
+    @property
+    def _key_file(self) -> Path:
+        return self.data_dir / KEY_FILENAME
 
     @property
     def _account(self) -> str:
@@ -56,43 +82,42 @@ class Vault:
             path.write_text(install_id + "\n", encoding="ascii")
         return f"master-key-{install_id}"
 
-    def _open(self) -> Fernet:
-        if self._fernet is None:
-            key_file = self.data_dir / KEY_FILENAME
-            key = None
-            if self._use_keyring and not key_file.exists():
-                key = self._key_from_keyring()
-            if key is None:
-                key = self._key_from_file()
+    def _load(self) -> list[bytes]:
+        if self._keys is None:
+            keys = None
+            if self._use_keyring and self._passphrase is None and not self._key_file.exists():
+                keys = self._keys_from_keyring()
+            if keys is None:
+                keys = self._keys_from_file()
             try:
-                self._fernet = Fernet(key)
-            except ValueError:
+                MultiFernet([Fernet(key) for key in keys])
+            except (ValueError, TypeError):
                 raise VaultError(f"The master key in {self.store} is damaged; stored API keys cannot be read. "
                                  "Re-enter each vendor's key.") from None
-        return self._fernet
+            self._keys = keys
+        return self._keys
 
-    def _key_from_keyring(self) -> bytes | None:
-        try:
-            import keyring
-        except ImportError:  # pragma: no cover - keyring is a dependency
-            return None
+    def _keys_from_keyring(self) -> list[bytes] | None:
+        import keyring
+
         backend = keyring.get_keyring()
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
-        if name.startswith(_UNSAFE_BACKENDS) or getattr(backend, "priority", 1) <= 0:
+        if name.startswith(_UNSAFE_BACKENDS) or "Plaintext" in name or getattr(backend, "priority", 1) <= 0:
             logger.debug("No usable OS keyring (%s); using the key file", name)
             return None
+        account = self._account
 
-        def fetch() -> bytes:
-            stored = keyring.get_password(KEYRING_SERVICE, self._account)
+        def fetch() -> list[bytes]:
+            stored = keyring.get_password(KEYRING_SERVICE, account)
             if stored is None:
                 stored = Fernet.generate_key().decode()
-                keyring.set_password(KEYRING_SERVICE, self._account, stored)
-            return stored.encode()
+                keyring.set_password(KEYRING_SERVICE, account, stored)
+            return [line.encode() for line in stored.split()]
 
         # A keyring behind a desktop prompt may block forever: give up after a timeout.
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
         try:
-            key = pool.submit(fetch).result(timeout=self._keyring_timeout)
+            keys = pool.submit(fetch).result(timeout=self._keyring_timeout)
         except concurrent.futures.TimeoutError:
             logger.warning("OS keyring %s did not answer within %.1f s; using the key file", name,
                            self._keyring_timeout)
@@ -102,37 +127,109 @@ class Vault:
             return None
         finally:
             pool.shutdown(wait=False)
-        self.store = f"OS keyring ({type(backend).__name__})"
-        return key
 
-    def _key_from_file(self) -> bytes:
-        path = self.data_dir / KEY_FILENAME
+        def save(new_keys: list[bytes]) -> None:
+            keyring.set_password(KEYRING_SERVICE, account, "\n".join(k.decode() for k in new_keys))
+
+        self._save = save
+        self.store = f"OS keyring ({type(backend).__name__})"
+        return keys
+
+    def _keys_from_file(self) -> list[bytes]:
+        path = self._key_file
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            key = path.read_bytes().strip()
-        else:
-            key = Fernet.generate_key()
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(key)
-                handle.flush()
-                os.fsync(handle.fileno())
+        keys = [Fernet.generate_key()]
+        if path.exists() or not self._write_file(keys, create=True):
+            keys = self._unseal(path.read_bytes())
         os.chmod(path, 0o600)
-        self.store = f"key file ({path})"
-        return key
+        self._save = self._write_file
+        self.store = (f"key file sealed by a passphrase ({path})" if self._passphrase
+                      else f"key file ({path})")
+        return keys
+
+    def _unseal(self, content: bytes) -> list[bytes]:
+        if not content.startswith(_SEALED):
+            if self._passphrase:
+                logger.info("master.key is not sealed; it will be sealed with the passphrase on the next write")
+            return content.split()
+        if not self._passphrase:
+            raise VaultError(f"The master key is protected by a passphrase: set {PASSPHRASE_ENV} to open it.")
+        _, salt, token = content.split(b"\n", 2)
+        try:
+            return Fernet(_derive(self._passphrase, base64.b64decode(salt))).decrypt(token.strip()).split()
+        except InvalidToken:
+            raise VaultError("The passphrase does not open the master key.") from None
+
+    def _write_file(self, keys: list[bytes], *, create: bool = False) -> bool:
+        """Write atomically: a temporary file, fsync, rename; a crash leaves the old or the new file.
+
+        With ``create`` the file must not exist yet; False means another process made it first.
+        """
+        content = b"\n".join(keys) + b"\n"
+        if self._passphrase:
+            salt = secrets.token_bytes(16)
+            sealed = Fernet(_derive(self._passphrase, salt)).encrypt(content)
+            content = b"\n".join([_SEALED, base64.b64encode(salt), sealed]) + b"\n"
+        temporary = self.data_dir / f".{KEY_FILENAME}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            if create:
+                os.link(temporary, self._key_file)  # fails if it exists: never overwrite a key
+            else:
+                os.replace(temporary, self._key_file)
+        except FileExistsError:
+            return False
+        finally:
+            temporary.unlink(missing_ok=True)
+        return True
+
+    # -- using it -------------------------------------------------------------------------------
 
     def describe(self) -> str:
         """Which store holds the master key, opening the vault if needed."""
-        self._open()
+        self._load()
         return self.store
 
+    def _fernet(self) -> MultiFernet:
+        return MultiFernet([Fernet(key) for key in self._load()])
+
     def encrypt(self, api_key: str) -> bytes:
-        return self._open().encrypt(api_key.encode())
+        return self._fernet().encrypt(api_key.encode())
 
     def decrypt(self, token: bytes) -> str:
         try:
-            return self._open().decrypt(token).decode()
+            return self._fernet().decrypt(token).decode()
         except InvalidToken:
             raise VaultError("A stored API key cannot be decrypted with this master key "
                              f"(store: {self.store}). Re-enter the key for this vendor.") from None
+
+    # -- rotation -------------------------------------------------------------------------------
+
+    def begin_rotation(self) -> None:
+        """Put a new key in front (persisted before any token changes). A rotation cut short keeps
+        its new key: calling this again only finishes it."""
+        keys = self._load()
+        if len(keys) == 1:
+            keys = [Fernet.generate_key(), *keys]
+            assert self._save is not None
+            self._save(keys)
+            self._keys = keys
+
+    def rotate_token(self, token: bytes) -> bytes:
+        """The same secret encrypted under the newest key."""
+        try:
+            return self._fernet().rotate(token)
+        except InvalidToken:
+            raise VaultError("A stored API key cannot be decrypted during rotation; it was left as it was.") from None
+
+    def finish_rotation(self) -> None:
+        """Forget every key but the newest; call only after every token was rotated and committed."""
+        keys = self._load()
+        if len(keys) > 1:
+            assert self._save is not None
+            self._save(keys[:1])
+            self._keys = keys[:1]

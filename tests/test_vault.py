@@ -91,3 +91,39 @@ def test_a_lost_master_key_gives_a_vault_error_not_a_crash(tmp_path: Path) -> No
 def test_mask_shows_four_characters() -> None:
     assert mask("lzk_live_abcdef") == "lzk_****"
     assert mask("") == ""
+
+
+def test_passphrase_seals_the_key_file(tmp_path: Path) -> None:
+    vault = Vault(tmp_path, passphrase="correct horse battery staple")
+    token = vault.encrypt("secret-not-real")
+    assert "passphrase" in vault.store
+    content = (tmp_path / KEY_FILENAME).read_bytes()
+    assert content.startswith(b"letzdesk-sealed-v1")
+    assert Vault(tmp_path, passphrase="correct horse battery staple").decrypt(token) == "secret-not-real"
+    with pytest.raises(VaultError, match="passphrase does not open"):
+        Vault(tmp_path, passphrase="wrong").decrypt(token)
+    with pytest.raises(VaultError, match="LETZDESK_PASSPHRASE"):
+        Vault(tmp_path, passphrase=None).decrypt(token)
+
+
+def test_rotation_cut_short_loses_nothing_and_finishes_next_time(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    tokens = [vault.encrypt(f"secret-{i}-not-real") for i in range(3)]
+    old_file = (tmp_path / KEY_FILENAME).read_bytes()
+
+    vault.begin_rotation()  # the process dies here: new key saved, no token rewritten yet
+    reopened = Vault(tmp_path)
+    assert [reopened.decrypt(t) for t in tokens] == [f"secret-{i}-not-real" for i in range(3)]
+
+    rotated = [reopened.rotate_token(t) for t in tokens[:2]]  # dies again halfway through the tokens
+    again = Vault(tmp_path)
+    again.begin_rotation()  # a second run keeps the same new key instead of adding a third
+    assert len((tmp_path / KEY_FILENAME).read_bytes().split()) == 2
+    rotated = [again.rotate_token(t) for t in rotated + tokens[2:]]
+    again.finish_rotation()
+
+    final = Vault(tmp_path)
+    assert [final.decrypt(t) for t in rotated] == [f"secret-{i}-not-real" for i in range(3)]
+    assert (tmp_path / KEY_FILENAME).read_bytes() != old_file
+    with pytest.raises(VaultError):
+        final.decrypt(tokens[0])  # the old key is gone for good

@@ -164,6 +164,21 @@ class VendorService:
                 session.delete(vendor)
         return summary
 
+    def rotate_keys(self) -> int:
+        """Re-encrypt every stored API key under a new master key; returns how many.
+
+        The new key is saved beside the old one first, the tokens are rewritten in one
+        transaction, and only then is the old key dropped: stopped anywhere, nothing is lost,
+        and running it again finishes the job.
+        """
+        self.vault.begin_rotation()
+        with self.db.write_session() as session:
+            credentials = list(session.scalars(select(Credential)))
+            for cred in credentials:
+                cred.api_key_encrypted = self.vault.rotate_token(cred.api_key_encrypted)
+        self.vault.finish_rotation()
+        return len(credentials)
+
     def record_schema_check(self, vendor_id: int, drift: list[str], checked_at: datetime) -> None:
         with self.db.write_session() as session:
             cred = session.scalar(select(Credential).where(Credential.vendor_id == vendor_id))
