@@ -46,8 +46,23 @@ def free_port() -> int:
 
 def start_sandbox(shipments: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "letzdesk", "sandbox", "--port", str(port), "--shipments",
-                             str(shipments), "--seed", "1", "--api-key", KEY], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "letzdesk",
+            "sandbox",
+            "--port",
+            str(port),
+            "--shipments",
+            str(shipments),
+            "--seed",
+            "1",
+            "--api-key",
+            KEY,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/graphql"
     for _ in range(300):
         try:
@@ -81,21 +96,52 @@ def floor(bodies: list[bytes], path: Path) -> float:
         orders, units = [], []
         for s in nodes:
             o = s["order"]
-            orders.append((s["id"], s["number"], o["id"], o["number"], s["state"], o["email"], str(o["total"]),
-                           o["completedAt"], o["locale"], json.dumps(o["shipAddress"]), json.dumps(o["billAddress"]),
-                           json.dumps(s)))
+            orders.append(
+                (
+                    s["id"],
+                    s["number"],
+                    o["id"],
+                    o["number"],
+                    s["state"],
+                    o["email"],
+                    str(o["total"]),
+                    o["completedAt"],
+                    o["locale"],
+                    json.dumps(o["shipAddress"]),
+                    json.dumps(o["billAddress"]),
+                    json.dumps(s),
+                )
+            )
             for u in s["inventoryUnits"]:
                 v = u["variant"] or {}
                 t = v.get("tradeId") or {}
                 p = v.get("product") or {}
-                units.append((s["id"], u["id"], u["state"], v.get("id"), v.get("sku"), v.get("mpn"), t.get("number"),
-                              t.get("parser"), json.dumps(p.get("name")), (p.get("_brand") or {}).get("name"),
-                              str(v.get("price"))))
+                units.append(
+                    (
+                        s["id"],
+                        u["id"],
+                        u["state"],
+                        v.get("id"),
+                        v.get("sku"),
+                        v.get("mpn"),
+                        t.get("number"),
+                        t.get("parser"),
+                        json.dumps(p.get("name")),
+                        (p.get("_brand") or {}).get("name"),
+                        str(v.get("price")),
+                    )
+                )
         with db:
-            db.executemany("INSERT INTO orders (shipment_id, shipment_number, order_id, order_number, state, email, "
-                           "total, completed_at, locale, ship, bill, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", orders)
-            db.executemany("INSERT INTO units (shipment_id, unit_id, state, variant_id, sku, mpn, gtin, gtin_kind, "
-                           "name, brand, price) VALUES (?,?,?,?,?,?,?,?,?,?,?)", units)
+            db.executemany(
+                "INSERT INTO orders (shipment_id, shipment_number, order_id, order_number, state, email, "
+                "total, completed_at, locale, ship, bill, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                orders,
+            )
+            db.executemany(
+                "INSERT INTO units (shipment_id, unit_id, state, variant_id, sku, mpn, gtin, gtin_kind, "
+                "name, brand, price) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                units,
+            )
     elapsed = time.process_time() - start
     db.close()
     return elapsed
@@ -137,8 +183,10 @@ def main() -> None:
         proc.wait()
 
     base, ours, reimport = min(floors), min(firsts), min(agains)
-    print(f"shipments {count}, pages {len(bodies)}, {sum(map(len, bodies)) / 1e6:.1f} MB of JSON, "
-          f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, best of {args.repeat}")
+    print(
+        f"shipments {count}, pages {len(bodies)}, {sum(map(len, bodies)) / 1e6:.1f} MB of JSON, "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, best of {args.repeat}"
+    )
     print(f"floor (json.loads + sqlite3.executemany): {base:.2f} s CPU")
     print(f"letzdesk import (HTTP + parse + upsert):  {ours:.2f} s CPU  ratio {ours / base:.2f}x")
     print(f"letzdesk re-import (all unchanged):      {reimport:.2f} s CPU  ratio {reimport / base:.2f}x")

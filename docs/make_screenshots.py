@@ -1,6 +1,6 @@
 """Regenerate the screenshots under docs/screenshots from the real window on the demo data.
 
-    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py
+QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import qasync
+from PySide6.QtWidgets import QApplication
 
-import qasync  # noqa: E402  (after PySide6)
-
-from letzdesk.app import prepare_demo  # noqa: E402
-from letzdesk.ui.main_window import MainWindow  # noqa: E402
+from letzdesk.app import prepare_demo
+from letzdesk.ui.main_window import MainWindow
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 

@@ -31,11 +31,13 @@ class Services:
 def setup_logging(settings: Settings, *, verbose: bool = False) -> None:
     """The developer log: a rotating file in the log dir, UTC ISO timestamps, one logger per module."""
     settings.ensure_dirs()
-    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
-                                  datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+    )
     formatter.converter = time.gmtime
-    handler = logging.handlers.RotatingFileHandler(settings.log_dir / "letzdesk.log", maxBytes=2_000_000,
-                                                   backupCount=5, encoding="utf-8")
+    handler = logging.handlers.RotatingFileHandler(
+        settings.log_dir / "letzdesk.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8"
+    )
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_letzdesk", False)]:

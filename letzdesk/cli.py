@@ -32,27 +32,43 @@ class CommandError(Exception):
 
 def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
     auto = parser.add_mutually_exclusive_group()
-    auto.add_argument("--auto-sync", dest="auto_sync", action="store_true", default=False if defaults else None,
-                      help="sync on an interval when the window runs")
+    auto.add_argument(
+        "--auto-sync",
+        dest="auto_sync",
+        action="store_true",
+        default=False if defaults else None,
+        help="sync on an interval when the window runs",
+    )
     auto.add_argument("--no-auto-sync", dest="auto_sync", action="store_false")
-    parser.add_argument("--interval", type=int, metavar="MINUTES", default=30 if defaults else None,
-                        help="auto-sync interval, 5 to 1440 minutes (default: 30)")
+    parser.add_argument(
+        "--interval",
+        type=int,
+        metavar="MINUTES",
+        default=30 if defaults else None,
+        help="auto-sync interval, 5 to 1440 minutes (default: 30)",
+    )
     parser.add_argument("--carrier", default=None, help="default carrier code for tracking numbers")
 
 
 def _data_dir_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
     # Sub-commands use SUPPRESS so `letzdesk --data-dir X import` is not overwritten by their default.
-    parser.add_argument("--data-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
-                        help="where letzdesk keeps its database and keys (default: the platform's data dir, "
-                             "or $LETZDESK_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None if top else argparse.SUPPRESS,
+        help="where letzdesk keeps its database and keys (default: the platform's data dir, or $LETZDESK_DATA_DIR)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="letzdesk", description="Letzshop order desk for vendors.")
     parser.add_argument("--version", action="version", version=f"letzdesk {__version__}")
     _data_dir_option(parser, top=True)
-    parser.add_argument("--demo", action="store_true",
-                        help="open the window on a throw-away data dir with a demo vendor and a local sandbox")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the window on a throw-away data dir with a demo vendor and a local sandbox",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug detail in the log file")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -61,10 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
     sandbox.add_argument("--shipments", type=int, default=40, help="how many orders to generate (default: 40)")
     sandbox.add_argument("--seed", type=int, default=1, help="the same seed gives the same orders (default: 1)")
-    sandbox.add_argument("--drift", action="store_true",
-                         help="serve a slightly changed schema, to see letzdesk's schema check at work")
-    sandbox.add_argument("--api-key", default=None, help="the key clients must send (default: "
-                                                         "$LETZDESK_SANDBOX_KEY; unset means no key is checked)")
+    sandbox.add_argument(
+        "--drift", action="store_true", help="serve a slightly changed schema, to see letzdesk's schema check at work"
+    )
+    sandbox.add_argument(
+        "--api-key",
+        default=None,
+        help="the key clients must send (default: $LETZDESK_SANDBOX_KEY; unset means no key is checked)",
+    )
 
     vendor = commands.add_parser("vendor", help="manage vendors and their Letzshop connection")
     vendor_commands = vendor.add_subparsers(dest="vendor_command", metavar="ACTION", required=True)
@@ -76,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("name")
     edit.add_argument("--rename", metavar="NEW_NAME")
     edit.add_argument("--endpoint")
-    edit.add_argument("--new-key", action="store_true",
-                      help="replace the API key (read from $LETZSHOP_API_KEY or standard input)")
+    edit.add_argument(
+        "--new-key", action="store_true", help="replace the API key (read from $LETZSHOP_API_KEY or standard input)"
+    )
     _connection_options(edit, defaults=False)
     remove = vendor_commands.add_parser("remove", help="remove a vendor, its key and its orders from this computer")
     remove.add_argument("name")
@@ -87,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     test = vendor_commands.add_parser("test", help="test the stored key and check Letzshop's schema")
     test.add_argument("name")
     test.add_argument("--json", action="store_true")
-    test_key = vendor_commands.add_parser("test-key", help="test a key without saving it "
-                                                           "(from $LETZSHOP_API_KEY or standard input)")
+    test_key = vendor_commands.add_parser(
+        "test-key", help="test a key without saving it (from $LETZSHOP_API_KEY or standard input)"
+    )
     test_key.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
     test_key.add_argument("--json", action="store_true")
     for sub in (add, edit, remove, listing, test, test_key):
@@ -127,8 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         from .sandbox.server import run
 
-        run(args.host, args.port, args.shipments, args.seed, args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"),
-            drift=args.drift)
+        run(
+            args.host,
+            args.port,
+            args.shipments,
+            args.seed,
+            args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"),
+            drift=args.drift,
+        )
         return EXIT_OK
 
     try:
@@ -197,16 +225,30 @@ def _vendor(services: Any, args: argparse.Namespace) -> int:
     action = args.vendor_command
     if action == "add":
         api_key = _read_api_key()
-        services.vendors.add(args.name, api_key, args.endpoint, auto_sync=args.auto_sync,
-                             interval_minutes=args.interval, default_carrier=args.carrier)
-        print(f"Added vendor {args.name} ({args.endpoint}); key stored encrypted, master key in "
-              f"{services.vault.describe()}.")
+        services.vendors.add(
+            args.name,
+            api_key,
+            args.endpoint,
+            auto_sync=args.auto_sync,
+            interval_minutes=args.interval,
+            default_carrier=args.carrier,
+        )
+        print(
+            f"Added vendor {args.name} ({args.endpoint}); key stored encrypted, master key in "
+            f"{services.vault.describe()}."
+        )
         return EXIT_OK
     if action == "edit":
         vendor = services.vendors.get(args.name)
-        services.vendors.edit(vendor.id, name=args.rename, endpoint=args.endpoint,
-                              api_key=_read_api_key() if args.new_key else None, auto_sync=args.auto_sync,
-                              interval_minutes=args.interval, default_carrier=args.carrier)
+        services.vendors.edit(
+            vendor.id,
+            name=args.rename,
+            endpoint=args.endpoint,
+            api_key=_read_api_key() if args.new_key else None,
+            auto_sync=args.auto_sync,
+            interval_minutes=args.interval,
+            default_carrier=args.carrier,
+        )
         print(f"Changed vendor {args.rename or args.name}.")
         return EXIT_OK
     if action == "remove":
@@ -224,8 +266,10 @@ def _vendor(services: Any, args: argparse.Namespace) -> int:
         last = v.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.last_sync_at else "never"
         auto = f"auto-sync every {v.interval_minutes} min" if v.auto_sync else "auto-sync off"
         api = f"  API CHANGED ({len(v.schema_drift)} mismatches)" if v.schema_drift else ""
-        print(f"{v.name}  {v.endpoint}  key {v.masked_key}  {auto}  orders {v.orders} ({v.pending} pending)  "
-              f"last sync {last} {v.last_sync_status or ''}{api}".rstrip())
+        print(
+            f"{v.name}  {v.endpoint}  key {v.masked_key}  {auto}  orders {v.orders} ({v.pending} pending)  "
+            f"last sync {last} {v.last_sync_status or ''}{api}".rstrip()
+        )
     print(f"Master key store: {services.vault.describe()}")
     return EXIT_OK
 
@@ -233,9 +277,11 @@ def _vendor(services: Any, args: argparse.Namespace) -> int:
 def _remove(services: Any, args: argparse.Namespace) -> int:
     vendor = services.vendors.get(args.name)
     summary = services.vendors.removal_summary(vendor.id)
-    question = (f"Remove {summary.name}? Its API key and its {summary.orders} orders ({summary.units} items) are "
-                f"deleted from this computer; its {summary.sync_logs} sync log entries are kept. "
-                "Nothing changes on Letzshop.")
+    question = (
+        f"Remove {summary.name}? Its API key and its {summary.orders} orders ({summary.units} items) are "
+        f"deleted from this computer; its {summary.sync_logs} sync log entries are kept. "
+        "Nothing changes on Letzshop."
+    )
     if not args.yes:
         if not sys.stdin.isatty():
             raise CommandError(f"{question} Add --yes to confirm.", EXIT_USAGE)
@@ -274,14 +320,22 @@ def _import(services: Any, args: argparse.Namespace) -> int:
     vendor = services.vendors.get(args.name)
     run = asyncio.run(services.importer.run(vendor.id, vendor.name, trigger="cli"))
     summary = {
-        "vendor": vendor.name, "status": run.status, "imported": run.imported, "updated": run.updated,
-        "unchanged": run.unchanged, "failed": run.failed, "pages": run.pages, "error": run.error,
+        "vendor": vendor.name,
+        "status": run.status,
+        "imported": run.imported,
+        "updated": run.updated,
+        "unchanged": run.unchanged,
+        "failed": run.failed,
+        "pages": run.pages,
+        "error": run.error,
     }
     if args.json:
         _print_json(summary)
     else:
-        print(f"{vendor.name}: {run.imported} imported, {run.updated} updated, {run.unchanged} unchanged, "
-              f"{run.failed} failed ({run.status})")
+        print(
+            f"{vendor.name}: {run.imported} imported, {run.updated} updated, {run.unchanged} unchanged, "
+            f"{run.failed} failed ({run.status})"
+        )
     if run.error:
         if not args.json:
             print(f"letzdesk: {run.error}", file=sys.stderr)
@@ -299,9 +353,11 @@ def _orders(services: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     for order in orders:
         when = order.completed_at.astimezone().strftime("%Y-%m-%d %H:%M") if order.completed_at else "?"
-        print(f"{order.order_number or order.shipment_number or order.shipment_id:<12} {when}  "
-              f"{(order.customer_name or '')[:28]:<28} {_items(len(order.units)):>8}  "
-              f"{format_cents(order.total_cents) or '':>9} {order.currency}  {order.status}")
+        print(
+            f"{order.order_number or order.shipment_number or order.shipment_id:<12} {when}  "
+            f"{(order.customer_name or '')[:28]:<28} {_items(len(order.units)):>8}  "
+            f"{format_cents(order.total_cents) or '':>9} {order.currency}  {order.status}"
+        )
     return EXIT_OK
 
 
@@ -315,15 +371,33 @@ def _logs(services: Any, args: argparse.Namespace) -> int:
     vendor_id = services.vendors.get(args.name).id if args.name else None
     rows = synclog.recent(services.db, vendor_id)
     if args.json:
-        columns = ("id", "vendor_name", "operation", "direction", "status", "processed", "succeeded", "failed",
-                   "imported", "updated", "unchanged", "error", "details", "started_at", "finished_at",
-                   "duration_ms", "trigger")
+        columns = (
+            "id",
+            "vendor_name",
+            "operation",
+            "direction",
+            "status",
+            "processed",
+            "succeeded",
+            "failed",
+            "imported",
+            "updated",
+            "unchanged",
+            "error",
+            "details",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "trigger",
+        )
         _print_json([{name: getattr(row, name) for name in columns} for row in rows])
         return EXIT_OK
     for row in rows:
-        print(f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}  {row.vendor_name}  {row.operation}  {row.status}  "
-              f"{row.imported} imported, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed  "
-              f"{row.duration_ms} ms  ({row.trigger}){'  ' + row.error if row.error else ''}")
+        print(
+            f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}  {row.vendor_name}  {row.operation}  {row.status}  "
+            f"{row.imported} imported, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed  "
+            f"{row.duration_ms} ms  ({row.trigger}){'  ' + row.error if row.error else ''}"
+        )
     return EXIT_OK
 
 

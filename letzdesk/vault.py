@@ -53,8 +53,9 @@ def _derive(passphrase: str, salt: bytes) -> bytes:
 
 
 class Vault:
-    def __init__(self, data_dir: Path, *, use_keyring: bool = True, keyring_timeout: float = 3.0,
-                 passphrase: str | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, use_keyring: bool = True, keyring_timeout: float = 3.0, passphrase: str | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self._use_keyring = use_keyring
         self._keyring_timeout = keyring_timeout
@@ -92,8 +93,10 @@ class Vault:
             try:
                 MultiFernet([Fernet(key) for key in keys])
             except (ValueError, TypeError):
-                raise VaultError(f"The master key in {self.store} is damaged; stored API keys cannot be read. "
-                                 "Re-enter each vendor's key.") from None
+                raise VaultError(
+                    f"The master key in {self.store} is damaged; stored API keys cannot be read. "
+                    "Re-enter each vendor's key."
+                ) from None
             self._keys = keys
         return self._keys
 
@@ -119,8 +122,9 @@ class Vault:
         try:
             keys = pool.submit(fetch).result(timeout=self._keyring_timeout)
         except concurrent.futures.TimeoutError:
-            logger.warning("OS keyring %s did not answer within %.1f s; using the key file", name,
-                           self._keyring_timeout)
+            logger.warning(
+                "OS keyring %s did not answer within %.1f s; using the key file", name, self._keyring_timeout
+            )
             return None
         except Exception as exc:  # locked keyring, D-Bus errors: all mean "not usable now"
             logger.warning("OS keyring %s failed (%s); using the key file", name, type(exc).__name__)
@@ -143,8 +147,7 @@ class Vault:
             keys = self._unseal(path.read_bytes())
         os.chmod(path, 0o600)
         self._save = self._write_file
-        self.store = (f"key file sealed by a passphrase ({path})" if self._passphrase
-                      else f"key file ({path})")
+        self.store = f"key file sealed by a passphrase ({path})" if self._passphrase else f"key file ({path})"
         return keys
 
     def _unseal(self, content: bytes) -> list[bytes]:
@@ -204,8 +207,10 @@ class Vault:
         try:
             return self._fernet().decrypt(token).decode()
         except InvalidToken:
-            raise VaultError("A stored API key cannot be decrypted with this master key "
-                             f"(store: {self.store}). Re-enter the key for this vendor.") from None
+            raise VaultError(
+                "A stored API key cannot be decrypted with this master key "
+                f"(store: {self.store}). Re-enter the key for this vendor."
+            ) from None
 
     # -- rotation -------------------------------------------------------------------------------
 

@@ -10,16 +10,16 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.pop("LETZDESK_DATA_DIR", None)
 os.environ.pop("LETZSHOP_API_KEY", None)
 
-import asyncio  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from letzdesk.app import Services, build  # noqa: E402
-from letzdesk.sandbox.data import generate_shipments  # noqa: E402
-from letzdesk.sandbox.server import SandboxServer  # noqa: E402
-from letzdesk.settings import Settings  # noqa: E402
+from letzdesk.app import Services, build
+from letzdesk.sandbox.data import generate_shipments
+from letzdesk.sandbox.server import SandboxServer
+from letzdesk.settings import Settings
 
 #: Obviously fake; a real Letzshop key never belongs in a fixture.
 TEST_KEY = "test-key-not-real-0000"

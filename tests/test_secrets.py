@@ -20,13 +20,17 @@ from letzdesk.settings import Settings
 
 def forms(key: str) -> dict[str, bytes]:
     raw = key.encode()
-    found = {"raw": raw, "hex": binascii.hexlify(raw), "HEX": binascii.hexlify(raw).upper(),
-             "utf-16": key.encode("utf-16-le")}
+    found = {
+        "raw": raw,
+        "hex": binascii.hexlify(raw),
+        "HEX": binascii.hexlify(raw).upper(),
+        "utf-16": key.encode("utf-16-le"),
+    }
     # base64 of the key at each of the three byte alignments it could sit at inside a longer blob.
     for shift in range(3):
         for name, encode in (("b64", base64.b64encode), ("b64url", base64.urlsafe_b64encode)):
             encoded = encode(b"\0" * shift + raw)
-            found[f"{name}+{shift}"] = encoded[4 if shift else 0:-4]
+            found[f"{name}+{shift}"] = encoded[4 if shift else 0 : -4]
     return found
 
 

@@ -46,14 +46,25 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://letzshop.lu/graphql"
 USER_AGENT = "letzdesk/0.1"
 _AUTH_CODES = {"UNAUTHENTICATED", "UNAUTHORIZED", "FORBIDDEN", "AUTHENTICATION_ERROR", "ACCESS_DENIED"}
-_AUTH_WORDS = re.compile(r"unauthori[sz]ed|unauthenticated|not authenticated|access denied|forbidden|"
-                         r"(invalid|missing|wrong|expired|revoked) (api[ -]?key|access token|bearer token|credentials)",
-                         re.I)
-_DRIFT_CODES = {"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED", "undefinedField", "argumentNotAccepted",
-                "undefinedType", "missingRequiredArguments"}
-_DRIFT_WORDS = re.compile(r"cannot query field|doesn't exist on type|unknown (argument|type)|"
-                          r"isn't a defined input type|field .* argument .* (of type|is required)|"
-                          r"variable .* of type .* (used|expected)|has no argument", re.I)
+_AUTH_WORDS = re.compile(
+    r"unauthori[sz]ed|unauthenticated|not authenticated|access denied|forbidden|"
+    r"(invalid|missing|wrong|expired|revoked) (api[ -]?key|access token|bearer token|credentials)",
+    re.I,
+)
+_DRIFT_CODES = {
+    "GRAPHQL_VALIDATION_FAILED",
+    "GRAPHQL_PARSE_FAILED",
+    "undefinedField",
+    "argumentNotAccepted",
+    "undefinedType",
+    "missingRequiredArguments",
+}
+_DRIFT_WORDS = re.compile(
+    r"cannot query field|doesn't exist on type|unknown (argument|type)|"
+    r"isn't a defined input type|field .* argument .* (of type|is required)|"
+    r"variable .* of type .* (used|expected)|has no argument",
+    re.I,
+)
 
 
 @cache
@@ -72,8 +83,7 @@ def check_endpoint(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InsecureEndpointError(f"{url!r} is not an http(s) address")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise InsecureEndpointError(
-            f"Refusing to send an API key over plain http to {parts.hostname}; use https://")
+        raise InsecureEndpointError(f"Refusing to send an API key over plain http to {parts.hostname}; use https://")
     return url
 
 
@@ -114,11 +124,13 @@ def _error_details(errors: Any) -> list[GraphQLErrorDetail]:
             path = item.get("path")
             extensions = item.get("extensions")
             code = extensions.get("code") if isinstance(extensions, dict) else None
-            details.append(GraphQLErrorDetail(
-                message=str(message)[:500] if message is not None else "unnamed error",
-                path=tuple(p for p in path if isinstance(p, str | int)) if isinstance(path, list) else (),
-                code=str(code) if code is not None else None,
-            ))
+            details.append(
+                GraphQLErrorDetail(
+                    message=str(message)[:500] if message is not None else "unnamed error",
+                    path=tuple(p for p in path if isinstance(p, str | int)) if isinstance(path, list) else (),
+                    code=str(code) if code is not None else None,
+                )
+            )
         else:
             details.append(GraphQLErrorDetail(message=str(item)[:200]))
     return details or [GraphQLErrorDetail(message="empty errors array")]
@@ -160,8 +172,7 @@ class LetzshopClient:
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT,
-                     "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=httpx.Timeout(min(deadline, 15.0), connect=min(deadline, 10.0)),
             transport=transport,
             verify=_tls_context(),
@@ -177,8 +188,9 @@ class LetzshopClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def execute(self, query: str, variables: dict[str, Any] | None = None,
-                      operation: str | None = None) -> dict[str, Any]:
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, operation: str | None = None
+    ) -> dict[str, Any]:
         """Send one GraphQL request and return ``data``; raise a LetzshopError on any failure."""
         payload: dict[str, Any] = {"query": query, "variables": variables or {}}
         if operation:
@@ -192,8 +204,9 @@ class LetzshopClient:
         except TimeoutError:
             raise TransientError(f"{what}: no complete answer within {self.deadline:g} s", sent=True) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(f"{what}: cannot connect to {urlsplit(self.endpoint).hostname} "
-                                 f"({type(exc).__name__})") from None
+            raise TransientError(
+                f"{what}: cannot connect to {urlsplit(self.endpoint).hostname} ({type(exc).__name__})"
+            ) from None
         except httpx.TimeoutException as exc:
             raise TransientError(f"{what}: timed out ({type(exc).__name__})", sent=True) from None
         except httpx.TransportError as exc:
@@ -202,8 +215,13 @@ class LetzshopClient:
             raise MalformedResponseError(f"{what}: the answer's compression is broken") from None
         except httpx.HTTPError as exc:  # anything else httpx raises mid-request: outcome unknown
             raise TransientError(f"{what}: request failed ({type(exc).__name__})", sent=True) from None
-        logger.debug("%s: HTTP %s, %d bytes in %.0f ms", what, response.status_code, len(body),
-                     (time.monotonic() - started) * 1000)
+        logger.debug(
+            "%s: HTTP %s, %d bytes in %.0f ms",
+            what,
+            response.status_code,
+            len(body),
+            (time.monotonic() - started) * 1000,
+        )
         return self._data_from(response, body, what)
 
     def _data_from(self, response: httpx.Response, body: bytes, what: str) -> dict[str, Any]:
@@ -219,8 +237,9 @@ class LetzshopClient:
         try:
             decoded = json.loads(body, parse_float=Decimal)
         except (ValueError, RecursionError):
-            raise MalformedResponseError(f"{what}: HTTP {status} with a body that is not JSON "
-                                         f"({len(body)} bytes)") from None
+            raise MalformedResponseError(
+                f"{what}: HTTP {status} with a body that is not JSON ({len(body)} bytes)"
+            ) from None
         if not isinstance(decoded, dict):
             raise MalformedResponseError(f"{what}: HTTP {status} with JSON that is not an object")
 

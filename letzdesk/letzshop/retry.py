@@ -45,7 +45,13 @@ class RetryPolicy:
                 if not exc.retryable or attempt >= self.attempts:
                     raise
                 wait = self.delay(attempt, exc)
-                logger.info("%s failed (%s), attempt %d of %d, retrying in %.1f s",
-                            what, type(exc).__name__, attempt, self.attempts, wait)
+                logger.info(
+                    "%s failed (%s), attempt %d of %d, retrying in %.1f s",
+                    what,
+                    type(exc).__name__,
+                    attempt,
+                    self.attempts,
+                    wait,
+                )
                 await self.sleep(wait)
                 attempt += 1

@@ -46,14 +46,24 @@ def _address(address: Address | None) -> dict[str, Any] | None:
     return {name: getattr(address, name) for name in Address.__slots__}  # type: ignore[attr-defined]
 
 
-def shipment_rows(shipment: Shipment, raw_json: str, raw_hash: str,
-                  local_tracking: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def shipment_rows(
+    shipment: Shipment, raw_json: str, raw_hash: str, local_tracking: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The order row and unit rows for one shipment (remote columns only)."""
     units = [
         {
-            "unit_id": unit.id, "position": position, "state": unit.state, "variant_id": unit.variant_id,
-            "sku": unit.sku, "mpn": unit.mpn, "gtin": unit.gtin, "gtin_kind": unit.gtin_kind, "name": unit.name,
-            "names": unit.names or None, "brand": unit.brand, "price_cents": unit.price_cents,
+            "unit_id": unit.id,
+            "position": position,
+            "state": unit.state,
+            "variant_id": unit.variant_id,
+            "sku": unit.sku,
+            "mpn": unit.mpn,
+            "gtin": unit.gtin,
+            "gtin_kind": unit.gtin_kind,
+            "name": unit.name,
+            "names": unit.names or None,
+            "brand": unit.brand,
+            "price_cents": unit.price_cents,
         }
         for position, unit in enumerate(shipment.units)
     ]
@@ -63,9 +73,11 @@ def shipment_rows(shipment: Shipment, raw_json: str, raw_hash: str,
         "order_id": shipment.order_id,
         "order_number": shipment.order_number,
         "letzshop_state": shipment.state,
-        "status": derive_status((u.state for u in shipment.units),
-                                has_tracking=bool(local_tracking or shipment.tracking_code),
-                                shipment_state=shipment.state),
+        "status": derive_status(
+            (u.state for u in shipment.units),
+            has_tracking=bool(local_tracking or shipment.tracking_code),
+            shipment_state=shipment.state,
+        ),
         "customer_name": shipment.customer_name or None,
         "customer_email": shipment.email,
         "total_cents": shipment.total_cents,
@@ -119,8 +131,15 @@ class Importer:
         self.db = db
         self.client_for = client_for
 
-    async def run(self, vendor_id: int, vendor_name: str, *, trigger: str = "user", state: str = "unconfirmed",
-                  progress: Callable[[Progress], None] | None = None) -> synclog.SyncRun:
+    async def run(
+        self,
+        vendor_id: int,
+        vendor_name: str,
+        *,
+        trigger: str = "user",
+        state: str = "unconfirmed",
+        progress: Callable[[Progress], None] | None = None,
+    ) -> synclog.SyncRun:
         """Import every shipment in ``state``; always leaves a sync log row, even when cancelled."""
         run = synclog.SyncRun(vendor_id, vendor_name, "import orders", "inbound", trigger)
         logger.info("Import of %s shipments for %s started (%s)", state, vendor_name, trigger)
@@ -147,6 +166,13 @@ class Importer:
             run.error = f"Unexpected error: {type(exc).__name__}: {exc}"
             logger.exception("Import for %s crashed", vendor_name)
         await asyncio.to_thread(synclog.record, self.db, run)
-        logger.info("Import for %s %s: %d new, %d updated, %d unchanged, %d failed", vendor_name, run.status,
-                    run.imported, run.updated, run.unchanged, run.failed)
+        logger.info(
+            "Import for %s %s: %d new, %d updated, %d unchanged, %d failed",
+            vendor_name,
+            run.status,
+            run.imported,
+            run.updated,
+            run.unchanged,
+            run.failed,
+        )
         return run

@@ -37,9 +37,16 @@ def order_to_dict(order: Order) -> dict[str, Any]:
         "bill_address": order.bill_address,
         "units": [
             {
-                "id": unit.unit_id, "state": unit.state, "variant_id": unit.variant_id, "sku": unit.sku,
-                "mpn": unit.mpn, "gtin": unit.gtin, "gtin_kind": unit.gtin_kind, "name": unit.name,
-                "brand": unit.brand, "price": format_cents(unit.price_cents),
+                "id": unit.unit_id,
+                "state": unit.state,
+                "variant_id": unit.variant_id,
+                "sku": unit.sku,
+                "mpn": unit.mpn,
+                "gtin": unit.gtin,
+                "gtin_kind": unit.gtin_kind,
+                "name": unit.name,
+                "brand": unit.brand,
+                "price": format_cents(unit.price_cents),
             }
             for unit in order.units
         ],

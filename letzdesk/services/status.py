@@ -17,8 +17,9 @@ UNIT_UNAVAILABLE = "confirmed_unavailable"
 UNIT_RETURNED = "returned"
 
 
-def derive_status(unit_states: Iterable[str | None], *, has_tracking: bool = False,
-                  shipment_state: str | None = None) -> str:
+def derive_status(
+    unit_states: Iterable[str | None], *, has_tracking: bool = False, shipment_state: str | None = None
+) -> str:
     """pending while any unit awaits an answer; declined when all were declined;
     confirmed when all were accepted, partially confirmed for a mix; shipped once tracked."""
     states = list(unit_states)

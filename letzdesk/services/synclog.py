@@ -54,16 +54,28 @@ def record(db: Database, run: SyncRun) -> SyncLog:
     finished = utcnow()
     with db.write_session() as session:
         row = SyncLog(
-            vendor_id=run.vendor_id, vendor_name=run.vendor_name, operation=run.operation,
-            direction=run.direction, status=run.status, processed=run.processed, succeeded=run.succeeded,
-            failed=run.failed, imported=run.imported, updated=run.updated, unchanged=run.unchanged,
-            error=run.error, details=run.details[:200] or None, started_at=run.started_at,
-            finished_at=finished, duration_ms=int((finished - run.started_at).total_seconds() * 1000),
+            vendor_id=run.vendor_id,
+            vendor_name=run.vendor_name,
+            operation=run.operation,
+            direction=run.direction,
+            status=run.status,
+            processed=run.processed,
+            succeeded=run.succeeded,
+            failed=run.failed,
+            imported=run.imported,
+            updated=run.updated,
+            unchanged=run.unchanged,
+            error=run.error,
+            details=run.details[:200] or None,
+            started_at=run.started_at,
+            finished_at=finished,
+            duration_ms=int((finished - run.started_at).total_seconds() * 1000),
             trigger=run.trigger,
         )
         session.add(row)
         session.execute(
-            update(Credential).where(Credential.vendor_id == run.vendor_id)
+            update(Credential)
+            .where(Credential.vendor_id == run.vendor_id)
             .values(last_sync_at=finished, last_sync_status=run.status, last_sync_error=run.error)
         )
     return row

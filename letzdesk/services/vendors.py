@@ -65,16 +65,24 @@ class RemovalSummary:
     sync_logs: int
 
 
-def validate(*, name: str | None = None, api_key: str | None = None, endpoint: str | None = None,
-             interval_minutes: int | None = None) -> dict[str, str]:
+def validate(
+    *,
+    name: str | None = None,
+    api_key: str | None = None,
+    endpoint: str | None = None,
+    interval_minutes: int | None = None,
+) -> dict[str, str]:
     """Messages per field for the values given (None means "not being changed")."""
     problems: dict[str, str] = {}
     if name is not None and not _NAME.match(name.strip()):
         problems["name"] = "A vendor name is 1 to 100 letters, digits, spaces or . & ' - characters."
     if api_key is not None and not api_key.strip():
         problems["api_key"] = "The API key is empty."
-    elif api_key is not None and (any(ch.isspace() for ch in api_key.strip()) or not api_key.strip().isascii()
-                                  or not api_key.strip().isprintable()):
+    elif api_key is not None and (
+        any(ch.isspace() for ch in api_key.strip())
+        or not api_key.strip().isascii()
+        or not api_key.strip().isprintable()
+    ):
         problems["api_key"] = "An API key has no spaces or special characters; check that it was pasted whole."
     if endpoint is not None:
         try:
@@ -94,8 +102,16 @@ class VendorService:
 
     # -- changes ----------------------------------------------------------------------------
 
-    def add(self, name: str, api_key: str, endpoint: str = DEFAULT_ENDPOINT, *, auto_sync: bool = False,
-            interval_minutes: int = DEFAULT_INTERVAL, default_carrier: str | None = None) -> int:
+    def add(
+        self,
+        name: str,
+        api_key: str,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        auto_sync: bool = False,
+        interval_minutes: int = DEFAULT_INTERVAL,
+        default_carrier: str | None = None,
+    ) -> int:
         problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
         if problems:
             raise ValidationError(problems)
@@ -103,18 +119,30 @@ class VendorService:
         try:
             with self.db.write_session() as session:
                 vendor = Vendor(name=name.strip())
-                vendor.credential = Credential(api_key_encrypted=token, endpoint=endpoint.strip(), auto_sync=auto_sync,
-                                               interval_minutes=interval_minutes,
-                                               default_carrier=(default_carrier or "").strip() or None)
+                vendor.credential = Credential(
+                    api_key_encrypted=token,
+                    endpoint=endpoint.strip(),
+                    auto_sync=auto_sync,
+                    interval_minutes=interval_minutes,
+                    default_carrier=(default_carrier or "").strip() or None,
+                )
                 session.add(vendor)
                 session.flush()
                 return vendor.id
         except IntegrityError:
             raise ValidationError({"name": f"A vendor named {name.strip()!r} already exists."}) from None
 
-    def edit(self, vendor_id: int, *, name: str | None = None, api_key: str | None = None,
-             endpoint: str | None = None, auto_sync: bool | None = None, interval_minutes: int | None = None,
-             default_carrier: str | None = None) -> None:
+    def edit(
+        self,
+        vendor_id: int,
+        *,
+        name: str | None = None,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        auto_sync: bool | None = None,
+        interval_minutes: int | None = None,
+        default_carrier: str | None = None,
+    ) -> None:
         """Change what is given; a new key or endpoint clears the last schema check."""
         problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
         if problems:
@@ -150,8 +178,9 @@ class VendorService:
             if vendor is None:
                 raise VendorError("This vendor no longer exists.")
             orders = session.scalar(select(func.count()).select_from(Order).where(Order.vendor_id == vendor_id))
-            units = session.scalar(select(func.count()).select_from(InventoryUnit).join(Order)
-                                   .where(Order.vendor_id == vendor_id))
+            units = session.scalar(
+                select(func.count()).select_from(InventoryUnit).join(Order).where(Order.vendor_id == vendor_id)
+            )
             logs = session.scalar(select(func.count()).select_from(SyncLog).where(SyncLog.vendor_id == vendor_id))
             return RemovalSummary(vendor.name, orders or 0, units or 0, logs or 0)
 
@@ -192,8 +221,9 @@ class VendorService:
         with self.db.session() as session:
             vendor = session.scalar(select(Vendor).where(Vendor.name == name))
             if vendor is None:
-                raise VendorError(f"No vendor named {name!r}. Add it with: "
-                                  f"letzdesk vendor add {shlex.quote(name)} --endpoint URL")
+                raise VendorError(
+                    f"No vendor named {name!r}. Add it with: letzdesk vendor add {shlex.quote(name)} --endpoint URL"
+                )
             return vendor
 
     def names(self) -> dict[int, str]:
@@ -210,19 +240,28 @@ class VendorService:
     def list(self) -> list[VendorInfo]:
         with self.db.session() as session:
             counts = dict(session.execute(select(Order.vendor_id, func.count()).group_by(Order.vendor_id)).all())
-            pending = dict(session.execute(
-                select(Order.vendor_id, func.count()).where(Order.status == "pending").group_by(Order.vendor_id)
-            ).all())
+            pending = dict(
+                session.execute(
+                    select(Order.vendor_id, func.count()).where(Order.status == "pending").group_by(Order.vendor_id)
+                ).all()
+            )
             rows = session.execute(select(Vendor, Credential).join(Credential).order_by(Vendor.name)).all()
             return [
                 VendorInfo(
-                    id=vendor.id, name=vendor.name, endpoint=cred.endpoint,
-                    masked_key=self._masked(cred.api_key_encrypted), auto_sync=cred.auto_sync,
-                    interval_minutes=cred.interval_minutes, default_carrier=cred.default_carrier,
-                    last_sync_at=cred.last_sync_at, last_sync_status=cred.last_sync_status,
-                    last_sync_error=cred.last_sync_error, schema_checked_at=cred.schema_checked_at,
+                    id=vendor.id,
+                    name=vendor.name,
+                    endpoint=cred.endpoint,
+                    masked_key=self._masked(cred.api_key_encrypted),
+                    auto_sync=cred.auto_sync,
+                    interval_minutes=cred.interval_minutes,
+                    default_carrier=cred.default_carrier,
+                    last_sync_at=cred.last_sync_at,
+                    last_sync_status=cred.last_sync_status,
+                    last_sync_error=cred.last_sync_error,
+                    schema_checked_at=cred.schema_checked_at,
                     schema_drift=list(cred.schema_drift or []),
-                    orders=counts.get(vendor.id, 0), pending=pending.get(vendor.id, 0),
+                    orders=counts.get(vendor.id, 0),
+                    pending=pending.get(vendor.id, 0),
                 )
                 for vendor, cred in rows
             ]
@@ -244,5 +283,6 @@ class VendorService:
         return self.client(endpoint, api_key)
 
     def client(self, endpoint: str, api_key: str) -> LetzshopClient:
-        return LetzshopClient(endpoint, api_key, deadline=self.settings.request_deadline,
-                              page_size=self.settings.page_size)
+        return LetzshopClient(
+            endpoint, api_key, deadline=self.settings.request_deadline, page_size=self.settings.page_size
+        )

@@ -88,8 +88,7 @@ class Database:
     @contextmanager
     def write_session(self) -> Iterator[Session]:
         """An ORM session whose transaction takes the write lock up front; commits on success."""
-        with self._writer.connect() as conn, Session(bind=conn, expire_on_commit=False) as session, \
-                session.begin():
+        with self._writer.connect() as conn, Session(bind=conn, expire_on_commit=False) as session, session.begin():
             yield session
 
     # -- migrations ---------------------------------------------------------------------

@@ -28,8 +28,9 @@ class Vendor(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    credential: Mapped[Credential | None] = relationship(back_populates="vendor", cascade="all, delete-orphan",
-                                                         passive_deletes=True, uselist=False)
+    credential: Mapped[Credential | None] = relationship(
+        back_populates="vendor", cascade="all, delete-orphan", passive_deletes=True, uselist=False
+    )
 
 
 class Credential(Base):
@@ -92,8 +93,9 @@ class Order(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    units: Mapped[list[InventoryUnit]] = relationship(back_populates="order", order_by="InventoryUnit.position",
-                                                      cascade="all, delete-orphan", passive_deletes=True)
+    units: Mapped[list[InventoryUnit]] = relationship(
+        back_populates="order", order_by="InventoryUnit.position", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class InventoryUnit(Base):

@@ -34,8 +34,12 @@ async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
 
 def _no_display() -> bool:
     """True on a Linux machine without X11 or Wayland, where Qt would abort instead of explaining."""
-    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
-            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    )
 
 
 def _quit_on_signals(app: QApplication) -> QTimer:
@@ -51,8 +55,11 @@ def _quit_on_signals(app: QApplication) -> QTimer:
 
 def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool = False) -> int:
     if _no_display() and QApplication.instance() is None:
-        print("letzdesk: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Use the command line "
-              "(letzdesk --help), or run the window under a desktop session.", file=sys.stderr)
+        print(
+            "letzdesk: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Use the command line "
+            "(letzdesk --help), or run the window under a desktop session.",
+            file=sys.stderr,
+        )
         return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("letzdesk")

@@ -96,11 +96,16 @@ class OrderDetail(QWidget):
         self.title.setText(f"<b style='font-size:14pt'>{number}</b> &nbsp; {escape(order.status.capitalize())}")
         when = order.completed_at.astimezone().strftime("%A %d %B %Y, %H:%M") if order.completed_at else "date unknown"
         total = format_cents(order.total_cents)
-        parts = [when, f"shipment {order.shipment_number}" if order.shipment_number else None,
-                 order.customer_email, f"total {total} {order.currency}" if total else None,
-                 f"language {order.locale}" if order.locale else None,
-                 f"tracking {order.tracking_number} ({order.tracking_carrier or 'carrier unknown'})"
-                 if order.tracking_number else None]
+        parts = [
+            when,
+            f"shipment {order.shipment_number}" if order.shipment_number else None,
+            order.customer_email,
+            f"total {total} {order.currency}" if total else None,
+            f"language {order.locale}" if order.locale else None,
+            f"tracking {order.tracking_number} ({order.tracking_carrier or 'carrier unknown'})"
+            if order.tracking_number
+            else None,
+        ]
         self.summary.setText(" · ".join(p for p in parts if p))
         self.ship_to.setText(_address_html(order.ship_address))
         self.bill_to.setText(_address_html(order.bill_address))
@@ -112,8 +117,13 @@ class OrderDetail(QWidget):
                 name = f"{name} — {unit.brand}"
             gtin = f"{unit.gtin} ({unit.gtin_kind})" if unit.gtin and unit.gtin_kind else unit.gtin or ""
             price = format_cents(unit.price_cents)
-            values = (name, unit.sku or "", gtin, f"{price} €" if price else "",
-                      UNIT_STATES.get(unit.state or "", unit.state or ""))
+            values = (
+                name,
+                unit.sku or "",
+                gtin,
+                f"{price} €" if price else "",
+                UNIT_STATES.get(unit.state or "", unit.state or ""),
+            )
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if column == 3:

@@ -40,11 +40,23 @@ class OrderRow:
     def from_order(cls, order: Order, vendor_name: str) -> OrderRow:
         number = order.order_number or order.shipment_number or order.shipment_id
         skus = " ".join(filter(None, (f"{u.sku or ''} {u.gtin or ''} {u.name or ''}" for u in order.units)))
-        search = " ".join(filter(None, (number, order.shipment_number, order.customer_name, order.customer_email,
-                                        vendor_name, skus))).casefold()
-        return cls(order.id, vendor_name, number, order.completed_at, order.customer_name or "",
-                   order.customer_email or "", len(order.units), order.total_cents, order.currency, order.status,
-                   search, order)
+        search = " ".join(
+            filter(None, (number, order.shipment_number, order.customer_name, order.customer_email, vendor_name, skus))
+        ).casefold()
+        return cls(
+            order.id,
+            vendor_name,
+            number,
+            order.completed_at,
+            order.customer_name or "",
+            order.customer_email or "",
+            len(order.units),
+            order.total_cents,
+            order.currency,
+            order.status,
+            search,
+            order,
+        )
 
 
 class OrdersTableModel(QAbstractTableModel):

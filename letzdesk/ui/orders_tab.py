@@ -90,8 +90,9 @@ class OrdersTab(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.empty = QLabel("No orders yet.\n\nAdd a vendor with “letzdesk vendor add NAME --endpoint URL”, "
-                            "then press “Sync now”.")
+        self.empty = QLabel(
+            "No orders yet.\n\nAdd a vendor with “letzdesk vendor add NAME --endpoint URL”, then press “Sync now”."
+        )
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self.stack = QStackedWidget()
@@ -111,7 +112,8 @@ class OrdersTab(QWidget):
 
         self.search.textChanged.connect(self.proxy.set_search)
         self.status_filter.currentIndexChanged.connect(
-            lambda _: self.proxy.set_status(self.status_filter.currentData()))
+            lambda _: self.proxy.set_status(self.status_filter.currentData())
+        )
         self.sync_button.clicked.connect(self.start_sync)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -170,8 +172,9 @@ class OrdersTab(QWidget):
         try:
             vendors = await asyncio.to_thread(self.services.vendors.names)
             for vendor_id, name in vendors.items():
-                runs.append(await self.services.importer.run(vendor_id, name, trigger=trigger,
-                                                             progress=self._on_progress))
+                runs.append(
+                    await self.services.importer.run(vendor_id, name, trigger=trigger, progress=self._on_progress)
+                )
                 await self.reload()
         finally:
             self.progress.setVisible(False)
@@ -181,8 +184,7 @@ class OrdersTab(QWidget):
         self.sync_finished.emit(summary)
 
     def _on_progress(self, progress: Progress) -> None:
-        self.progress_label.setText(f"{progress.vendor_name}: page {progress.pages}, "
-                                    f"{progress.fetched} orders read")
+        self.progress_label.setText(f"{progress.vendor_name}: page {progress.pages}, {progress.fetched} orders read")
 
     @staticmethod
     def _summary(runs: list[SyncRun]) -> str:
@@ -193,8 +195,10 @@ class OrdersTab(QWidget):
             if run.error:
                 parts.append(f"{run.vendor_name}: sync failed — {run.error.split(' (')[0]}")
             else:
-                parts.append(f"{run.vendor_name}: {run.imported} new, {run.updated} updated"
-                             + (f", {run.failed} could not be read" if run.failed else ""))
+                parts.append(
+                    f"{run.vendor_name}: {run.imported} new, {run.updated} updated"
+                    + (f", {run.failed} could not be read" if run.failed else "")
+                )
         return "; ".join(parts)
 
     async def shutdown(self) -> None:

@@ -23,19 +23,44 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def letzdesk(*args: str, data_dir: Path, stdin: str | None = None, env: dict | None = None,
-             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "letzdesk", *args, "--data-dir", str(data_dir)],
-                          input=stdin, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+def letzdesk(
+    *args: str,
+    data_dir: Path,
+    stdin: str | None = None,
+    env: dict | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "letzdesk", *args, "--data-dir", str(data_dir)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
 def sandbox_url() -> Iterator[str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "letzdesk", "sandbox", "--port", str(port), "--shipments", "40",
-                             "--seed", "7", "--api-key", KEY], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "letzdesk",
+            "sandbox",
+            "--port",
+            str(port),
+            "--shipments",
+            "40",
+            "--seed",
+            "7",
+            "--api-key",
+            KEY,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/graphql"
     deadline = time.monotonic() + 20
     while True:
@@ -67,8 +92,21 @@ def test_vendor_import_reimport_orders(tmp_path: Path, sandbox_url: str) -> None
 
     orders = json.loads(letzdesk("orders", "Atelier", "--json", data_dir=tmp_path).stdout)
     assert len(orders) == 40
-    required = {"order_number", "shipment_number", "shipment_id", "letzshop_state", "status", "customer_name",
-                "customer_email", "total", "currency", "completed_at", "tracking_number", "tracking_carrier", "units"}
+    required = {
+        "order_number",
+        "shipment_number",
+        "shipment_id",
+        "letzshop_state",
+        "status",
+        "customer_name",
+        "customer_email",
+        "total",
+        "currency",
+        "completed_at",
+        "tracking_number",
+        "tracking_carrier",
+        "units",
+    }
     for order in orders:
         assert required <= order.keys()
         assert order["currency"] == "EUR"
@@ -91,8 +129,13 @@ def test_vendor_import_reimport_orders(tmp_path: Path, sandbox_url: str) -> None
 
 def test_data_dir_from_environment(tmp_path: Path, sandbox_url: str) -> None:
     env = {"LETZDESK_DATA_DIR": str(tmp_path / "from-env"), "LETZSHOP_API_KEY": KEY}
-    added = subprocess.run([sys.executable, "-m", "letzdesk", "vendor", "add", "Env", "--endpoint", sandbox_url],
-                           capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    added = subprocess.run(
+        [sys.executable, "-m", "letzdesk", "vendor", "add", "Env", "--endpoint", sandbox_url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
     assert added.returncode == 0, added.stderr
     assert (tmp_path / "from-env" / "letzdesk.sqlite3").exists()
 
@@ -106,12 +149,20 @@ def test_failures_exit_nonzero_with_one_line(tmp_path: Path, sandbox_url: str) -
     assert refused.returncode == 1
     assert "refused the API key" in refused.stderr and "bad-key-not-real" not in refused.stderr
 
-    insecure = letzdesk("vendor", "add", "X", "--endpoint", "http://example.com/graphql", data_dir=tmp_path,
-                        stdin="k\n")
+    insecure = letzdesk(
+        "vendor", "add", "X", "--endpoint", "http://example.com/graphql", data_dir=tmp_path, stdin="k\n"
+    )
     assert insecure.returncode != 0 and "https" in insecure.stderr
 
-    down = letzdesk("vendor", "add", "Down", "--endpoint", f"http://127.0.0.1:{_free_port()}/graphql",
-                    data_dir=tmp_path, stdin="k-not-real\n")
+    down = letzdesk(
+        "vendor",
+        "add",
+        "Down",
+        "--endpoint",
+        f"http://127.0.0.1:{_free_port()}/graphql",
+        data_dir=tmp_path,
+        stdin="k-not-real\n",
+    )
     assert down.returncode == 0
     unreachable = letzdesk("import", "Down", data_dir=tmp_path, env={})
     assert unreachable.returncode == 1 and "Cannot reach Letzshop" in unreachable.stderr

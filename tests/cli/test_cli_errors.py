@@ -9,8 +9,14 @@ from pathlib import Path
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "letzdesk", *args], input=stdin, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "LETZSHOP_API_KEY": ""})
+    return subprocess.run(
+        [sys.executable, "-m", "letzdesk", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LETZSHOP_API_KEY": ""},
+    )
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -35,8 +41,9 @@ def test_damaged_database_is_left_alone_and_explained(tmp_path: Path) -> None:
 
 
 def test_unknown_vendor_hint_can_be_pasted(tmp_path: Path) -> None:
-    assert_one_line(run("import", "No such shop", "--data-dir", str(tmp_path)),
-                    "letzdesk vendor add 'No such shop' --endpoint URL")
+    assert_one_line(
+        run("import", "No such shop", "--data-dir", str(tmp_path)), "letzdesk vendor add 'No such shop' --endpoint URL"
+    )
 
 
 def test_empty_key_is_refused(tmp_path: Path) -> None:
@@ -46,8 +53,16 @@ def test_empty_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
-    run("vendor", "add", "Shop", "--endpoint", "http://127.0.0.1:9/graphql", "--data-dir", str(tmp_path),
-        stdin="k-not-real\n")
+    run(
+        "vendor",
+        "add",
+        "Shop",
+        "--endpoint",
+        "http://127.0.0.1:9/graphql",
+        "--data-dir",
+        str(tmp_path),
+        stdin="k-not-real\n",
+    )
     shell = f"{sys.executable} -m letzdesk vendor list --json --data-dir {tmp_path} | head -c 1"
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

@@ -68,12 +68,29 @@ def test_edit_validates_and_changes(cli, sandbox: SandboxServer, drifted: Sandbo
     cli("vendor", "test", "Atelier")
     code, _, err = cli("vendor", "edit", "Atelier", "--interval", "3")
     assert code == 1 and "5 to 1440 minutes" in err
-    code, _, _ = cli("vendor", "edit", "Atelier", "--rename", "Atelier Mëller", "--endpoint", sandbox.url,
-                     "--interval", "60", "--auto-sync", "--carrier", "post_lu")
+    code, _, _ = cli(
+        "vendor",
+        "edit",
+        "Atelier",
+        "--rename",
+        "Atelier Mëller",
+        "--endpoint",
+        sandbox.url,
+        "--interval",
+        "60",
+        "--auto-sync",
+        "--carrier",
+        "post_lu",
+    )
     assert code == 0
     listed = json.loads(cli("vendor", "list", "--json")[1])[0]
-    assert (listed["name"], listed["endpoint"], listed["interval_minutes"], listed["auto_sync"],
-            listed["default_carrier"]) == ("Atelier Mëller", sandbox.url, 60, True, "post_lu")
+    assert (
+        listed["name"],
+        listed["endpoint"],
+        listed["interval_minutes"],
+        listed["auto_sync"],
+        listed["default_carrier"],
+    ) == ("Atelier Mëller", sandbox.url, 60, True, "post_lu")
     assert listed["schema_drift"] == [] and listed["schema_checked_at"] is None  # a new endpoint needs a new check
     assert cli("vendor", "test", "Atelier Mëller")[0] == 0
 

@@ -43,6 +43,7 @@ KEY = "test-key-not-real"
 
 # --- helpers -------------------------------------------------------------------------------
 
+
 class FakeSleep:
     """Stands in for asyncio.sleep: records the delays, waits for nothing."""
 
@@ -70,13 +71,21 @@ def node(shipment_id: str) -> dict:
 
 
 def page_body(*ids: str, has_next: bool = False, cursor: str | None = None) -> dict:
-    return {"data": {"shipments": {"pageInfo": {"hasNextPage": has_next, "endCursor": cursor},
-                                   "nodes": [node(i) for i in ids]}}}
+    return {
+        "data": {
+            "shipments": {"pageInfo": {"hasNextPage": has_next, "endCursor": cursor}, "nodes": [node(i) for i in ids]}
+        }
+    }
 
 
 def assert_key_not_leaked(exc: BaseException) -> None:
-    texts = [str(exc), repr(exc), *map(repr, exc.args), "".join(traceback.format_exception(exc)),
-             getattr(exc, "user_message", "")]
+    texts = [
+        str(exc),
+        repr(exc),
+        *map(repr, exc.args),
+        "".join(traceback.format_exception(exc)),
+        getattr(exc, "user_message", ""),
+    ]
     for text in texts:
         assert KEY not in text
 
@@ -88,12 +97,14 @@ def fetch_page(client: LetzshopClient) -> Awaitable[ShipmentPage]:
     return client.shipments_page("unconfirmed")
 
 
-def run_with(responder: dict[str, Any], call: Call = fetch_page, *, retry: RetryPolicy | None = None,
-             **client_kwargs: Any) -> tuple[Any, respx.Route]:
+def run_with(
+    responder: dict[str, Any], call: Call = fetch_page, *, retry: RetryPolicy | None = None, **client_kwargs: Any
+) -> tuple[Any, respx.Route]:
     """Mock the endpoint with ``responder`` (respx's ``return_value=`` / ``side_effect=``) and run ``call``.
 
     Returns ``(result or raised LetzshopError, route)``.
     """
+
     async def go() -> Any:
         async with LetzshopClient(ENDPOINT, KEY, retry=retry or policy(), **client_kwargs) as client:
             try:
@@ -125,19 +136,23 @@ def sent_bodies(route: respx.Route) -> list[dict]:
 
 # --- HTTP status and transport failures ----------------------------------------------------
 
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_http_401_and_403_are_auth_errors(status):
     exc = error_for(reply(status, json={"error": "nope"}), AuthError)
     assert not exc.retryable
 
 
-@pytest.mark.parametrize("error", [
-    {"message": "Unauthorized"},
-    {"message": "You are not authenticated"},
-    {"message": "Invalid API key"},
-    {"message": "Request failed", "extensions": {"code": "UNAUTHENTICATED"}},
-    {"message": "Request failed", "extensions": {"code": "FORBIDDEN"}},
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": "Unauthorized"},
+        {"message": "You are not authenticated"},
+        {"message": "Invalid API key"},
+        {"message": "Request failed", "extensions": {"code": "UNAUTHENTICATED"}},
+        {"message": "Request failed", "extensions": {"code": "FORBIDDEN"}},
+    ],
+)
 def test_http_200_with_auth_error_in_body_is_auth_error(error):
     error_for(reply(json={"errors": [error], "data": None}), AuthError)
 
@@ -158,10 +173,20 @@ def test_http_429_without_retry_after():
     assert error_for(reply(429), RateLimitedError).retry_after is None
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("7", 7.0), (" 12 ", 12.0), ("0", 0.0), ("-5", 0.0), ("1.5", 1.5), ("", None), (None, None), ("soon", None),
-    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        (" 12 ", 12.0),
+        ("0", 0.0),
+        ("-5", 0.0),
+        ("1.5", 1.5),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
+)
 def test_parse_retry_after(value, expected):
     assert parse_retry_after(value) == expected
 
@@ -217,6 +242,7 @@ def test_undecodable_compressed_body_is_a_letzshop_error():
 
 # --- GraphQL errors and malformed bodies ---------------------------------------------------
 
+
 @pytest.mark.parametrize("message", ["Invalid cursor token", "Argument 'after' is invalid: not a valid token"])
 def test_bad_cursor_error_is_not_an_auth_error(message):
     outcome, _ = run_with(reply(json={"errors": [{"message": message}], "data": None}))
@@ -232,11 +258,14 @@ def test_errors_with_null_data_is_graphql_response_error():
     assert exc.errors[0].path == ("shipments",)
 
 
-@pytest.mark.parametrize("error", [
-    {"message": 'Cannot query field "foo" on type "Shipment".'},
-    {"message": "Field 'shipments' doesn't accept argument 'first'", "extensions": {"code": "argumentNotAccepted"}},
-    {"message": "whatever", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}},
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": 'Cannot query field "foo" on type "Shipment".'},
+        {"message": "Field 'shipments' doesn't accept argument 'first'", "extensions": {"code": "argumentNotAccepted"}},
+        {"message": "whatever", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}},
+    ],
+)
 def test_validation_error_is_schema_drift(error):
     exc = error_for(reply(json={"errors": [error]}), SchemaDriftError)
     assert exc.data is None
@@ -281,9 +310,16 @@ def test_node_errors_without_data_raise():
     error_for(reply(json=body), GraphQLResponseError)
 
 
-@pytest.mark.parametrize("content", [
-    b"<html>Maintenance</html>", b"", b"{\"data\": ", b"\xff\xfe\x00garbage", b"[" * 100_000,
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html>Maintenance</html>",
+        b"",
+        b'{"data": ',
+        b"\xff\xfe\x00garbage",
+        b"[" * 100_000,
+    ],
+)
 def test_body_that_is_not_json_is_malformed(content):
     error_for(reply(content=content), MalformedResponseError)
 
@@ -304,6 +340,7 @@ def test_unexpected_http_status_with_json_data_is_malformed(status):
 
 
 # --- retries -------------------------------------------------------------------------------
+
 
 def test_transient_twice_then_success_retries_with_full_jitter():
     sleep = FakeSleep()
@@ -336,19 +373,23 @@ def test_jittered_delays_are_spread_not_constant():
 def test_gives_up_after_the_last_attempt_with_the_last_error():
     sleep = FakeSleep()
     retry = RetryPolicy(attempts=3, sleep=sleep, rng=random.Random(1))
-    exc = error_for({"side_effect": [httpx.Response(500), httpx.Response(502), httpx.Response(503)]},
-                    TransientError, retry=retry)
+    exc = error_for(
+        {"side_effect": [httpx.Response(500), httpx.Response(502), httpx.Response(503)]}, TransientError, retry=retry
+    )
     assert "503" in str(exc)
     assert len(sleep.delays) == 2
 
 
-@pytest.mark.parametrize(("responder", "expected"), [
-    (reply(401), AuthError),
-    (reply(json={"errors": [{"message": "Unauthorized"}], "data": None}), AuthError),
-    (reply(json={"errors": [{"message": 'Cannot query field "foo" on type "Shipment"'}]}), SchemaDriftError),
-    (reply(json={"errors": [{"message": "boom"}], "data": None}), GraphQLResponseError),
-    (reply(content=b"<html>"), MalformedResponseError),
-])
+@pytest.mark.parametrize(
+    ("responder", "expected"),
+    [
+        (reply(401), AuthError),
+        (reply(json={"errors": [{"message": "Unauthorized"}], "data": None}), AuthError),
+        (reply(json={"errors": [{"message": 'Cannot query field "foo" on type "Shipment"'}]}), SchemaDriftError),
+        (reply(json={"errors": [{"message": "boom"}], "data": None}), GraphQLResponseError),
+        (reply(content=b"<html>"), MalformedResponseError),
+    ],
+)
 def test_non_retryable_errors_are_tried_once(responder, expected):
     sleep = FakeSleep()
     outcome, route = run_with(responder, retry=RetryPolicy(attempts=4, sleep=sleep))
@@ -388,6 +429,7 @@ def test_rate_limit_without_retry_after_uses_backoff():
 
 # --- the request itself --------------------------------------------------------------------
 
+
 def test_request_carries_key_operation_document_and_variables():
     _, route = run_with(reply(json=page_body("S0")))
     request = route.calls.last.request
@@ -415,16 +457,20 @@ def test_no_redirect_is_followed():
 
 # --- paging --------------------------------------------------------------------------------
 
+
 def collect_pages(state: str = "unconfirmed") -> Call:
     async def call(client: LetzshopClient) -> list[ShipmentPage]:
         return [page async for page in client.iter_shipment_pages(state)]
+
     return call
 
 
 def test_iter_shipment_pages_follows_end_cursor_until_no_next_page():
-    pages = {None: page_body("S1", "S2", has_next=True, cursor="c1"),
-             "c1": page_body("S3", "S4", has_next=True, cursor="c2"),
-             "c2": page_body("S5", has_next=False, cursor="c3")}
+    pages = {
+        None: page_body("S1", "S2", has_next=True, cursor="c1"),
+        "c1": page_body("S3", "S4", has_next=True, cursor="c2"),
+        "c2": page_body("S5", has_next=False, cursor="c3"),
+    }
 
     def serve(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=pages[json.loads(request.content)["variables"]["after"]])
@@ -482,20 +528,40 @@ def test_iter_shipment_pages_refuses_a_cursor_cycle():
 
 # --- endpoint checks -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    "https://letzshop.lu/graphql", "https://letzshop.test/graphql", "HTTPS://letzshop.lu/graphql",
-    "http://127.0.0.1:8765/graphql", "http://127.0.0.2/graphql", "http://localhost/graphql",
-    "http://localhost:8000/graphql", "http://[::1]:8000/graphql",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://letzshop.lu/graphql",
+        "https://letzshop.test/graphql",
+        "HTTPS://letzshop.lu/graphql",
+        "http://127.0.0.1:8765/graphql",
+        "http://127.0.0.2/graphql",
+        "http://localhost/graphql",
+        "http://localhost:8000/graphql",
+        "http://[::1]:8000/graphql",
+    ],
+)
 def test_check_endpoint_accepts_https_and_loopback_http(url):
     assert check_endpoint(url) == url
 
 
-@pytest.mark.parametrize("url", [
-    "http://example.com/graphql", "http://letzshop.lu/graphql", "http://localhost.example.com/graphql",
-    "http://10.0.0.1/graphql", "http://0.0.0.0/graphql", "ftp://letzshop.lu/graphql", "letzshop.lu/graphql",
-    "https:///graphql", "", "file:///etc/passwd", "ws://127.0.0.1/graphql",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/graphql",
+        "http://letzshop.lu/graphql",
+        "http://localhost.example.com/graphql",
+        "http://10.0.0.1/graphql",
+        "http://0.0.0.0/graphql",
+        "ftp://letzshop.lu/graphql",
+        "letzshop.lu/graphql",
+        "https:///graphql",
+        "",
+        "file:///etc/passwd",
+        "ws://127.0.0.1/graphql",
+    ],
+)
 def test_check_endpoint_refuses_plain_http_to_other_hosts_and_other_schemes(url):
     with pytest.raises(InsecureEndpointError):
         check_endpoint(url)
@@ -512,6 +578,7 @@ def test_client_refuses_insecure_endpoint_without_leaking_the_key(url):
 
 
 # --- keys and paging guards -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", ["test-key-not-real\n", " test-key-not-real", "clé-test-not-real", "a b", ""])
 def test_an_unsendable_key_is_refused_without_showing_it(key):

@@ -43,23 +43,46 @@ def _field_paths(text: str) -> set[str]:
 
 
 # The field tree of the fact sheet's §2.1 query, the one orion ran against the live API.
-_ADDRESS = ["firstName", "lastName", "company", "streetName", "streetNumber", "city", "zipCode", "phone",
-            "country.name", "country.iso"]
+_ADDRESS = [
+    "firstName",
+    "lastName",
+    "company",
+    "streetName",
+    "streetNumber",
+    "city",
+    "zipCode",
+    "phone",
+    "country.name",
+    "country.iso",
+]
 FACT_SHEET_PATHS = {
     "shipments.nodes." + leaf
     for leaf in [
-        "id", "number", "state",
-        "order.id", "order.number", "order.email", "order.total", "order.completedAt", "order.locale",
+        "id",
+        "number",
+        "state",
+        "order.id",
+        "order.number",
+        "order.email",
+        "order.total",
+        "order.completedAt",
+        "order.locale",
         *(f"order.shipAddress.{f}" for f in _ADDRESS),
         *(f"order.billAddress.{f}" for f in _ADDRESS),
-        "inventoryUnits.id", "inventoryUnits.state",
-        "inventoryUnits.variant.id", "inventoryUnits.variant.sku", "inventoryUnits.variant.mpn",
+        "inventoryUnits.id",
+        "inventoryUnits.state",
+        "inventoryUnits.variant.id",
+        "inventoryUnits.variant.sku",
+        "inventoryUnits.variant.mpn",
         "inventoryUnits.variant.price",
-        "inventoryUnits.variant.tradeId.number", "inventoryUnits.variant.tradeId.parser",
-        "inventoryUnits.variant.product.name.en", "inventoryUnits.variant.product.name.fr",
+        "inventoryUnits.variant.tradeId.number",
+        "inventoryUnits.variant.tradeId.parser",
+        "inventoryUnits.variant.product.name.en",
+        "inventoryUnits.variant.product.name.fr",
         "inventoryUnits.variant.product.name.de",
         "inventoryUnits.variant.product._brand.name",
-        "tracking.code", "tracking.provider",
+        "tracking.code",
+        "tracking.provider",
     ]
 }
 

@@ -28,20 +28,31 @@ from letzdesk.letzshop.retry import RetryPolicy
 
 ENDPOINT = "https://letzshop.test/graphql"
 KEY = "test-key-not-real"
-FACTSHEET = json.loads((Path(__file__).resolve().parent.parent / "data" / "factsheet_shipments.json")
-                       .read_text(encoding="utf-8"), parse_float=Decimal)
+FACTSHEET = json.loads(
+    (Path(__file__).resolve().parent.parent / "data" / "factsheet_shipments.json").read_text(encoding="utf-8"),
+    parse_float=Decimal,
+)
 
-FUZZ = settings(max_examples=200, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 # --- strategies ----------------------------------------------------------------------------
 
+
 def _decimals() -> st.SearchStrategy[Decimal]:
     ordinary = st.decimals(allow_nan=False, allow_infinity=False, places=None)
     # Exponents near and past the decimal context's limits (Emax 999999) once escaped as decimal.Overflow.
-    exponents = st.one_of(st.integers(-30, 30), st.integers(999_990, 1_000_010), st.integers(-1_000_010, -999_990),
-                          st.integers(-2_000_000, 2_000_000))
+    exponents = st.one_of(
+        st.integers(-30, 30),
+        st.integers(999_990, 1_000_010),
+        st.integers(-1_000_010, -999_990),
+        st.integers(-2_000_000, 2_000_000),
+    )
     scientific = st.builds(lambda m, e: Decimal(f"{m}E{e}"), st.integers(-999, 999), exponents)
     return st.one_of(ordinary, scientific)
 
@@ -49,8 +60,9 @@ def _decimals() -> st.SearchStrategy[Decimal]:
 def _timestamps() -> st.SearchStrategy[str]:
     """ISO 8601 text across the whole datetime range; at its ends an offset once overflowed astimezone(UTC)."""
     offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
-    moments = st.one_of(st.datetimes(), st.datetimes(max_value=datetime(1, 1, 2)),
-                        st.datetimes(min_value=datetime(9999, 12, 30)))
+    moments = st.one_of(
+        st.datetimes(), st.datetimes(max_value=datetime(1, 1, 2)), st.datetimes(min_value=datetime(9999, 12, 30))
+    )
     aware = st.builds(lambda moment, offset: moment.replace(tzinfo=timezone(offset)).isoformat(), moments, offsets)
     naive = moments.map(datetime.isoformat)
     zulu = moments.map(lambda m: m.isoformat() + "Z")
@@ -60,20 +72,52 @@ def _timestamps() -> st.SearchStrategy[str]:
 DECIMALS = _decimals()
 TIMESTAMPS = _timestamps()
 MONEY_TEXTS = st.one_of(
-    DECIMALS.map(str), DECIMALS.map(lambda d: str(d).replace(".", ",")),
-    st.sampled_from(["NaN", "Infinity", "-Infinity", "sNaN", "", " ", "1,234.56", "24.90 EUR", "0x10", "1_0"]))
+    DECIMALS.map(str),
+    DECIMALS.map(lambda d: str(d).replace(".", ",")),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "sNaN", "", " ", "1,234.56", "24.90 EUR", "0x10", "1_0"]),
+)
 #: Every scalar json.loads(..., parse_float=Decimal) can produce, plus field-shaped text.
 LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(), DECIMALS,
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    DECIMALS,
     st.sampled_from([float("nan"), float("inf"), float("-inf")]),  # JSON NaN / Infinity literals
-    st.text(max_size=20), TIMESTAMPS, MONEY_TEXTS,
+    st.text(max_size=20),
+    TIMESTAMPS,
+    MONEY_TEXTS,
     st.sampled_from(["en", "fr", "de", "lb", "gtin13", "unconfirmed", "Brand", "id", "nodes"]),
 )
-_KEYS = st.one_of(st.text(max_size=8), st.sampled_from(
-    ["id", "nodes", "shipments", "pageInfo", "hasNextPage", "endCursor", "order", "total", "inventoryUnits",
-     "variant", "product", "name", "_brand", "tradeId", "price", "completedAt", "locale", "tracking"]))
-JSON_VALUES = st.recursive(LEAVES, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=5)), max_leaves=12)
+_KEYS = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "id",
+            "nodes",
+            "shipments",
+            "pageInfo",
+            "hasNextPage",
+            "endCursor",
+            "order",
+            "total",
+            "inventoryUnits",
+            "variant",
+            "product",
+            "name",
+            "_brand",
+            "tradeId",
+            "price",
+            "completedAt",
+            "locale",
+            "tracking",
+        ]
+    ),
+)
+JSON_VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=5)),
+    max_leaves=12,
+)
 
 
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
@@ -99,7 +143,8 @@ BASE = _base_data()
 REPLACEMENTS = st.one_of(LEAVES, JSON_VALUES)
 #: Values shaped for one field, so that amounts and timestamps get their edge cases where they are parsed.
 TYPED_REPLACEMENTS = {
-    key: st.one_of(values, REPLACEMENTS) for key, values in {
+    key: st.one_of(values, REPLACEMENTS)
+    for key, values in {
         "total": st.one_of(DECIMALS, MONEY_TEXTS, st.integers()),
         "price": st.one_of(DECIMALS, MONEY_TEXTS, st.integers()),
         "completedAt": TIMESTAMPS,
@@ -110,8 +155,9 @@ TYPED_REPLACEMENTS = {
     }.items()
 }
 _ALL_PATHS = _paths(BASE)
-BASE_PATHS = st.one_of(st.sampled_from(_ALL_PATHS),
-                       st.sampled_from([p for p in _ALL_PATHS if p[-1] in TYPED_REPLACEMENTS]))
+BASE_PATHS = st.one_of(
+    st.sampled_from(_ALL_PATHS), st.sampled_from([p for p in _ALL_PATHS if p[-1] in TYPED_REPLACEMENTS])
+)
 ACTIONS = st.sampled_from(["replace", "replace", "replace", "delete", "append"])
 
 
@@ -150,6 +196,7 @@ def mutated_factsheets(draw: st.DrawFn) -> dict:
 
 # --- checks --------------------------------------------------------------------------------
 
+
 def _check_shipment(shipment: Shipment) -> None:
     assert isinstance(shipment.id, str) and shipment.id
     assert shipment.total_cents is None or type(shipment.total_cents) is int
@@ -181,6 +228,7 @@ def parse_typed(data: Any, bad_nodes: dict[int, str] | None = None) -> ShipmentP
 
 # --- the parser ----------------------------------------------------------------------------
 
+
 @FUZZ
 @given(JSON_VALUES)
 def test_parser_survives_arbitrary_json(data):
@@ -199,7 +247,7 @@ _TIME_OVERFLOW = {"shipments": {"nodes": [{"id": "a", "order": {"completedAt": "
 
 @FUZZ
 @example(_TOTAL_OVERFLOW)  # once escaped as decimal.Overflow
-@example(_TIME_OVERFLOW)   # once escaped as OverflowError from astimezone(UTC)
+@example(_TIME_OVERFLOW)  # once escaped as OverflowError from astimezone(UTC)
 @given(mutated_factsheets())
 def test_parser_survives_a_mutated_factsheet_reply(data):
     parse_typed(data)
@@ -234,19 +282,41 @@ def test_mutation_strategy_keeps_real_shipments_often():
 
 # --- the client ----------------------------------------------------------------------------
 
-STATUSES = st.one_of(st.sampled_from([200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 502, 503]),
-                     st.integers(100, 599))
+STATUSES = st.one_of(
+    st.sampled_from([200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 502, 503]), st.integers(100, 599)
+)
 
 
 def _error_entries() -> st.SearchStrategy[Any]:
-    entry = st.fixed_dictionaries({}, optional={
-        "message": st.one_of(st.text(max_size=40), JSON_VALUES, st.sampled_from(
-            ["Unauthorized", 'Cannot query field "foo" on type "Shipment"', "Internal server error"])),
-        "path": st.one_of(JSON_VALUES, st.lists(st.one_of(st.sampled_from(["shipments", "nodes"]),
-                                                            st.integers(-1, 3)), max_size=5)),
-        "extensions": st.one_of(JSON_VALUES, st.fixed_dictionaries({"code": st.one_of(JSON_VALUES, st.sampled_from(
-            ["UNAUTHENTICATED", "GRAPHQL_VALIDATION_FAILED", "undefinedField", "INTERNAL"]))})),
-    })
+    entry = st.fixed_dictionaries(
+        {},
+        optional={
+            "message": st.one_of(
+                st.text(max_size=40),
+                JSON_VALUES,
+                st.sampled_from(
+                    ["Unauthorized", 'Cannot query field "foo" on type "Shipment"', "Internal server error"]
+                ),
+            ),
+            "path": st.one_of(
+                JSON_VALUES,
+                st.lists(st.one_of(st.sampled_from(["shipments", "nodes"]), st.integers(-1, 3)), max_size=5),
+            ),
+            "extensions": st.one_of(
+                JSON_VALUES,
+                st.fixed_dictionaries(
+                    {
+                        "code": st.one_of(
+                            JSON_VALUES,
+                            st.sampled_from(
+                                ["UNAUTHENTICATED", "GRAPHQL_VALIDATION_FAILED", "undefinedField", "INTERNAL"]
+                            ),
+                        )
+                    }
+                ),
+            ),
+        },
+    )
     return st.one_of(st.lists(st.one_of(entry, JSON_VALUES), max_size=3), JSON_VALUES)
 
 
@@ -262,16 +332,24 @@ def _json_bytes(value: Any) -> bytes:
 BODIES = st.one_of(
     st.binary(max_size=300),
     JSON_VALUES.map(_json_bytes),
-    st.fixed_dictionaries({}, optional={"data": st.one_of(JSON_VALUES, mutated_factsheets()),
-                                        "errors": _error_entries()}).map(_json_bytes),
+    st.fixed_dictionaries(
+        {}, optional={"data": st.one_of(JSON_VALUES, mutated_factsheets()), "errors": _error_entries()}
+    ).map(_json_bytes),
     mutated_factsheets().map(lambda data: _json_bytes({"data": data})),
 )
-RETRY_AFTER = st.one_of(st.none(), st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "7", " 7 ", "0"]),
-                        st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
-                        st.integers(-10, 10**6).map(str),
-                        st.builds(lambda d, m, y, t: f"{d}, {m:02d} Jan {y} {t} GMT",
-                                  st.sampled_from(["Mon", "Tue", "Xyz"]), st.integers(0, 40), st.integers(0, 99999),
-                                  st.sampled_from(["00:00:00", "25:61:61", "12:00"])))
+RETRY_AFTER = st.one_of(
+    st.none(),
+    st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "7", " 7 ", "0"]),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+    st.integers(-10, 10**6).map(str),
+    st.builds(
+        lambda d, m, y, t: f"{d}, {m:02d} Jan {y} {t} GMT",
+        st.sampled_from(["Mon", "Tue", "Xyz"]),
+        st.integers(0, 40),
+        st.integers(0, 99999),
+        st.sampled_from(["00:00:00", "25:61:61", "12:00"]),
+    ),
+)
 
 
 @pytest.fixture(scope="module")

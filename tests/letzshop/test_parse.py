@@ -57,6 +57,7 @@ def only_shipment(node: Any) -> Shipment:
 
 # --- the fact sheet example -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def fact() -> Shipment:
     page = parse_shipments_page(factsheet_data())
@@ -96,8 +97,7 @@ def test_factsheet_units_carry_french_name_gtin_brand_and_price(fact):
     assert mug.sku == "MUG-LUX-350"
     assert mug.mpn == "ML350-W"
     assert mug.name == "Tasse Luxembourg 350 ml"
-    assert mug.names == {"en": "Luxembourg mug 350 ml", "fr": "Tasse Luxembourg 350 ml",
-                         "de": "Luxemburg-Tasse 350 ml"}
+    assert mug.names == {"en": "Luxembourg mug 350 ml", "fr": "Tasse Luxembourg 350 ml", "de": "Luxemburg-Tasse 350 ml"}
     assert mug.gtin == "5412345678908"
     assert mug.gtin_kind == "gtin13"
     assert mug.brand == "Lëtzebuerger Keramik"
@@ -150,19 +150,29 @@ def test_dumps_raw_round_trips_the_factsheet_node_exactly():
 def _strict_json(text: str) -> Any:
     def refuse(constant: str) -> None:
         raise AssertionError(f"non-JSON constant {constant}")
+
     return json.loads(text, parse_float=Decimal, parse_constant=refuse)
 
 
-@pytest.mark.parametrize("amount", ["12345678901234567.89", "0.1000000000000000055511151231257827", "1E+1000000",
-                                    "74.7", "24.90"])
+@pytest.mark.parametrize(
+    "amount", ["12345678901234567.89", "0.1000000000000000055511151231257827", "1E+1000000", "74.7", "24.90"]
+)
 def test_dumps_raw_keeps_every_digit_of_an_amount_as_strict_json(amount):
     written = _strict_json(dumps_raw({"order": {"total": Decimal(amount)}}))["order"]["total"]
     assert Decimal(str(written)) == Decimal(amount)
 
 
 def test_address_lines_prefix_foreign_postcodes_only():
-    lu = Address(first_name="Anne", last_name="Schmit", street_name="Rue de la Gare", street_number="12",
-                 zip_code="4131", city="Esch-sur-Alzette", country_name="Luxembourg", country_iso="LU")
+    lu = Address(
+        first_name="Anne",
+        last_name="Schmit",
+        street_name="Rue de la Gare",
+        street_number="12",
+        zip_code="4131",
+        city="Esch-sur-Alzette",
+        country_name="Luxembourg",
+        country_iso="LU",
+    )
     fr = Address(first_name="Jean", zip_code="57000", city="Metz", country_iso="FR")
     assert lu.lines() == ["Anne Schmit", "12 Rue de la Gare", "4131 Esch-sur-Alzette", "Luxembourg"]
     assert "FR-57000 Metz" in fr.lines()
@@ -170,26 +180,30 @@ def test_address_lines_prefix_foreign_postcodes_only():
 
 # --- money ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("value", "cents"), [
-    (Decimal("74.7"), 7470),
-    (Decimal("24.9"), 2490),
-    (24, 2400),
-    (0, 0),
-    ("24.90", 2490),
-    ("24,90", 2490),
-    (" 24.90 ", 2490),
-    ("1\u00a0234,50", 123450),
-    ("0.005", 1),
-    ("0.004", 0),
-    ("0.025", 3),          # half up, not half even
-    ("2.675", 268),        # float(2.675) is 2.67499…, which would give 267
-    (Decimal("2.675"), 268),
-    ("12345678.99", 1234567899),
-    ("123456789012.34", 12345678901234),
-    (Decimal("0.1") + Decimal("0.2"), 30),
-    (Decimal("1.10") + Decimal("2.20") + Decimal("3.30"), 660),
-    (None, None),
-])
+
+@pytest.mark.parametrize(
+    ("value", "cents"),
+    [
+        (Decimal("74.7"), 7470),
+        (Decimal("24.9"), 2490),
+        (24, 2400),
+        (0, 0),
+        ("24.90", 2490),
+        ("24,90", 2490),
+        (" 24.90 ", 2490),
+        ("1\u00a0234,50", 123450),
+        ("0.005", 1),
+        ("0.004", 0),
+        ("0.025", 3),  # half up, not half even
+        ("2.675", 268),  # float(2.675) is 2.67499…, which would give 267
+        (Decimal("2.675"), 268),
+        ("12345678.99", 1234567899),
+        ("123456789012.34", 12345678901234),
+        (Decimal("0.1") + Decimal("0.2"), 30),
+        (Decimal("1.10") + Decimal("2.20") + Decimal("3.30"), 660),
+        (None, None),
+    ],
+)
 def test_money_to_cents(value, cents):
     result = money_to_cents(value)
     assert result == cents
@@ -201,13 +215,33 @@ def test_money_from_json_number_never_goes_through_float():
     assert [money_to_cents(decoded[k]) for k in "abc"] == [268, 1234567899, 10]
 
 
-@pytest.mark.parametrize("value", [
-    "abc", "24.90 EUR", "1,234.56", "1,234", True, False, [], {}, [24.9],
-    "NaN", "nan", "Infinity", "-Infinity", "sNaN",
-    float("nan"), float("inf"), 24.9,  # a float only arises from JSON NaN/Infinity or a caller bypassing Decimal
-    Decimal("NaN"), Decimal("Infinity"),
-    10**12, "1e12", Decimal("-1e15"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abc",
+        "24.90 EUR",
+        "1,234.56",
+        "1,234",
+        True,
+        False,
+        [],
+        {},
+        [24.9],
+        "NaN",
+        "nan",
+        "Infinity",
+        "-Infinity",
+        "sNaN",
+        float("nan"),
+        float("inf"),
+        24.9,  # a float only arises from JSON NaN/Infinity or a caller bypassing Decimal
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        10**12,
+        "1e12",
+        Decimal("-1e15"),
+    ],
+)
 def test_money_to_cents_rejects_bad_amounts(value):
     with pytest.raises(ParseError):
         money_to_cents(value)
@@ -226,15 +260,19 @@ def test_money_to_cents_rejects_huge_exponent_with_parse_error(value):
 
 # --- timestamps ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2025-12-16T08:41:27Z", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
-    ("2025-12-16T09:41:27+01:00", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
-    ("2025-12-16T03:41:27-05:00", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
-    ("2025-12-16T00:30:00+02:00", datetime(2025, 12, 15, 22, 30, tzinfo=UTC)),
-    ("2025-12-16T09:41:27.250+01:00", datetime(2025, 12, 16, 8, 41, 27, 250000, tzinfo=UTC)),
-    ("2025-12-16T08:41:27", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
-    (" 2025-12-16T08:41:27Z ", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-12-16T08:41:27Z", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
+        ("2025-12-16T09:41:27+01:00", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
+        ("2025-12-16T03:41:27-05:00", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
+        ("2025-12-16T00:30:00+02:00", datetime(2025, 12, 15, 22, 30, tzinfo=UTC)),
+        ("2025-12-16T09:41:27.250+01:00", datetime(2025, 12, 16, 8, 41, 27, 250000, tzinfo=UTC)),
+        ("2025-12-16T08:41:27", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
+        (" 2025-12-16T08:41:27Z ", datetime(2025, 12, 16, 8, 41, 27, tzinfo=UTC)),
+    ],
+)
 def test_parse_timestamp_gives_aware_utc(text, expected):
     moment = parse_timestamp(text)
     assert moment == expected
@@ -261,10 +299,21 @@ def test_parse_timestamp_absent_is_none(value):
     assert parse_timestamp(value) is None
 
 
-@pytest.mark.parametrize("value", [
-    "yesterday", "2025-13-01T00:00:00", "2025-12-16T25:00:00Z", "16/12/2025 09:41", "   ",
-    1765874487, Decimal("1765874487.5"), True, [], {},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2025-13-01T00:00:00",
+        "2025-12-16T25:00:00Z",
+        "16/12/2025 09:41",
+        "   ",
+        1765874487,
+        Decimal("1765874487.5"),
+        True,
+        [],
+        {},
+    ],
+)
 def test_parse_timestamp_rejects_garbage(value):
     with pytest.raises(ParseError):
         parse_timestamp(value)
@@ -288,20 +337,23 @@ def test_node_with_out_of_range_value_goes_to_failed_and_page_survives(order):
 NAMES = {"en": "Mug", "fr": "Tasse", "de": "Tasse (de)"}
 
 
-@pytest.mark.parametrize(("names", "locale", "expected"), [
-    (NAMES, "fr", "Tasse"),
-    (NAMES, "de", "Tasse (de)"),
-    (NAMES, "en", "Mug"),
-    (NAMES, "lb", "Mug"),
-    (NAMES, None, "Mug"),
-    ({"fr": "Tasse", "de": "Tasse (de)"}, "lb", "Tasse"),
-    ({"fr": "Tasse", "de": "Tasse (de)"}, None, "Tasse"),
-    ({"de": "Tasse (de)"}, "en", "Tasse (de)"),
-    ({"en": "", "fr": "Tasse"}, "en", "Tasse"),
-    ({"lb": "Taass"}, "fr", "Taass"),
-    ({}, "fr", None),
-    ({"en": "", "fr": ""}, "fr", None),
-])
+@pytest.mark.parametrize(
+    ("names", "locale", "expected"),
+    [
+        (NAMES, "fr", "Tasse"),
+        (NAMES, "de", "Tasse (de)"),
+        (NAMES, "en", "Mug"),
+        (NAMES, "lb", "Mug"),
+        (NAMES, None, "Mug"),
+        ({"fr": "Tasse", "de": "Tasse (de)"}, "lb", "Tasse"),
+        ({"fr": "Tasse", "de": "Tasse (de)"}, None, "Tasse"),
+        ({"de": "Tasse (de)"}, "en", "Tasse (de)"),
+        ({"en": "", "fr": "Tasse"}, "en", "Tasse"),
+        ({"lb": "Taass"}, "fr", "Taass"),
+        ({}, "fr", None),
+        ({"en": "", "fr": ""}, "fr", None),
+    ],
+)
 def test_pick_name_falls_back_en_fr_de(names, locale, expected):
     assert pick_name(names, locale) == expected
 
@@ -313,19 +365,23 @@ def _set_names(node: dict, names: Any, locale: Any = "fr") -> dict:
     return node
 
 
-@pytest.mark.parametrize(("names", "locale", "expected"), [
-    ({"en": "Mug", "fr": None, "de": "Tasse"}, "fr", "Mug"),
-    ({"en": None, "fr": "Tasse", "de": "Tasse (de)"}, "lb", "Tasse"),
-    ({"en": None, "fr": None, "de": "Tasse (de)"}, None, "Tasse (de)"),
-    ({"en": None, "fr": None, "de": None}, "fr", None),
-    (None, "fr", None),
-])
+@pytest.mark.parametrize(
+    ("names", "locale", "expected"),
+    [
+        ({"en": "Mug", "fr": None, "de": "Tasse"}, "fr", "Mug"),
+        ({"en": None, "fr": "Tasse", "de": "Tasse (de)"}, "lb", "Tasse"),
+        ({"en": None, "fr": None, "de": "Tasse (de)"}, None, "Tasse (de)"),
+        ({"en": None, "fr": None, "de": None}, "fr", None),
+        (None, "fr", None),
+    ],
+)
 def test_unit_name_follows_order_locale_with_fallbacks(names, locale, expected):
     shipment = only_shipment(_set_names(factsheet_node(), names, locale))
     assert [unit.name for unit in shipment.units] == [expected] * 3
 
 
 # --- sparse data ---------------------------------------------------------------------------
+
 
 def _unit(node: dict, i: int = 0) -> dict:
     return node["inventoryUnits"][i]
@@ -339,42 +395,65 @@ Mutation = Callable[[dict], None]
 Check = Callable[[Shipment], bool]
 
 SPARSE: dict[str, tuple[Mutation, Check]] = {
-    "ship company null": (lambda n: n["order"]["shipAddress"].update(company=None),
-                          lambda s: s.ship_address.company is None),
-    "bill company absent": (lambda n: n["order"]["billAddress"].pop("company"),
-                            lambda s: s.bill_address.company is None),
+    "ship company null": (
+        lambda n: n["order"]["shipAddress"].update(company=None),
+        lambda s: s.ship_address.company is None,
+    ),
+    "bill company absent": (
+        lambda n: n["order"]["billAddress"].pop("company"),
+        lambda s: s.bill_address.company is None,
+    ),
     "phone null": (lambda n: n["order"]["shipAddress"].update(phone=None), lambda s: s.ship_address.phone is None),
-    "country null": (lambda n: n["order"]["shipAddress"].update(country=None),
-                     lambda s: s.ship_address.country_iso is None and s.ship_address.country_name is None),
+    "country null": (
+        lambda n: n["order"]["shipAddress"].update(country=None),
+        lambda s: s.ship_address.country_iso is None and s.ship_address.country_name is None,
+    ),
     "mpn null": (lambda n: _variant(n).update(mpn=None), lambda s: s.units[0].mpn is None),
     "sku null": (lambda n: _variant(n).update(sku=None), lambda s: s.units[0].sku is None),
     "price null": (lambda n: _variant(n).update(price=None), lambda s: s.units[0].price_cents is None),
-    "tradeId null": (lambda n: _variant(n).update(tradeId=None),
-                     lambda s: s.units[0].gtin is None and s.units[0].gtin_kind is None),
+    "tradeId null": (
+        lambda n: _variant(n).update(tradeId=None),
+        lambda s: s.units[0].gtin is None and s.units[0].gtin_kind is None,
+    ),
     "billAddress null": (lambda n: n["order"].update(billAddress=None), lambda s: s.bill_address is None),
-    "shipAddress null": (lambda n: n["order"].update(shipAddress=None),
-                         lambda s: s.ship_address is None and s.customer_name == "Anne Schmit"),
-    "both addresses null": (lambda n: n["order"].update(shipAddress=None, billAddress=None),
-                            lambda s: s.customer_name == "anne.schmit@example.lu"),
-    "variant null": (lambda n: _unit(n).update(variant=None),
-                     lambda s: s.units[0].variant_id is None and s.units[0].id == "SW52ZW50b3J5VW5pdC0xMDAx"),
-    "product null": (lambda n: _variant(n).update(product=None),
-                     lambda s: s.units[0].name is None and s.units[0].brand is None and s.units[0].names == {}),
+    "shipAddress null": (
+        lambda n: n["order"].update(shipAddress=None),
+        lambda s: s.ship_address is None and s.customer_name == "Anne Schmit",
+    ),
+    "both addresses null": (
+        lambda n: n["order"].update(shipAddress=None, billAddress=None),
+        lambda s: s.customer_name == "anne.schmit@example.lu",
+    ),
+    "variant null": (
+        lambda n: _unit(n).update(variant=None),
+        lambda s: s.units[0].variant_id is None and s.units[0].id == "SW52ZW50b3J5VW5pdC0xMDAx",
+    ),
+    "product null": (
+        lambda n: _variant(n).update(product=None),
+        lambda s: s.units[0].name is None and s.units[0].brand is None and s.units[0].names == {},
+    ),
     "_brand null": (lambda n: _variant(n)["product"].update(_brand=None), lambda s: s.units[0].brand is None),
     "tracking null": (lambda n: n.update(tracking=None), lambda s: s.tracking_code is None),
-    "tracking with null fields": (lambda n: n.update(tracking={"code": None, "provider": None}),
-                                  lambda s: (s.tracking_code, s.tracking_provider) == (None, None)),
-    "tracking set": (lambda n: n.update(tracking={"code": "LU123456789", "provider": "post"}),
-                     lambda s: (s.tracking_code, s.tracking_provider) == ("LU123456789", "post")),
-    "order null": (lambda n: n.update(order=None),
-                   lambda s: s.order_number is None and s.total_cents is None
-                   and s.units[0].name == "Luxembourg mug 350 ml"),
+    "tracking with null fields": (
+        lambda n: n.update(tracking={"code": None, "provider": None}),
+        lambda s: (s.tracking_code, s.tracking_provider) == (None, None),
+    ),
+    "tracking set": (
+        lambda n: n.update(tracking={"code": "LU123456789", "provider": "post"}),
+        lambda s: (s.tracking_code, s.tracking_provider) == ("LU123456789", "post"),
+    ),
+    "order null": (
+        lambda n: n.update(order=None),
+        lambda s: s.order_number is None and s.total_cents is None and s.units[0].name == "Luxembourg mug 350 ml",
+    ),
     "completedAt null": (lambda n: n["order"].update(completedAt=None), lambda s: s.completed_at is None),
     "total as string": (lambda n: n["order"].update(total="74,70"), lambda s: s.total_cents == 7470),
     "inventoryUnits null": (lambda n: n.update(inventoryUnits=None), lambda s: s.units == () and s.lines() == []),
     "inventoryUnits empty": (lambda n: n.update(inventoryUnits=[]), lambda s: s.units == ()),
-    "only id": (lambda n: [n.pop(k) for k in list(n) if k != "id"],
-                lambda s: s.id == "U2hpcG1lbnQtNTUwMTIz" and s.number is None and s.units == ()),
+    "only id": (
+        lambda n: [n.pop(k) for k in list(n) if k != "id"],
+        lambda s: s.id == "U2hpcG1lbnQtNTUwMTIz" and s.number is None and s.units == (),
+    ),
 }
 
 
@@ -436,25 +515,41 @@ def test_parse_shipment_of_a_null_node_raises_parse_error():
 
 # --- the page itself -----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("info", "expected"), [
-    (None, PageInfo(False, None)),
-    ({}, PageInfo(False, None)),
-    ({"hasNextPage": True, "endCursor": "Mg"}, PageInfo(True, "Mg")),
-    ({"hasNextPage": False, "endCursor": "Mg"}, PageInfo(False, "Mg")),
-    ({"hasNextPage": False, "endCursor": None}, PageInfo(False, None)),
-])
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (None, PageInfo(False, None)),
+        ({}, PageInfo(False, None)),
+        ({"hasNextPage": True, "endCursor": "Mg"}, PageInfo(True, "Mg")),
+        ({"hasNextPage": False, "endCursor": "Mg"}, PageInfo(False, "Mg")),
+        ({"hasNextPage": False, "endCursor": None}, PageInfo(False, None)),
+    ],
+)
 def test_page_info(info, expected):
     assert parse_shipments_page(page_of(page_info=info) if info is not None else page_of()).page_info == expected
 
 
-@pytest.mark.parametrize("data", [
-    None, [], "data", {}, {"shipments": None}, {"shipments": []}, {"shipments": {}},
-    {"shipments": {"nodes": None}}, {"shipments": {"nodes": {"0": {"id": "a"}}}},
-    page_of(page_info="yes"), page_of(page_info=[]),
-    page_of(page_info={"hasNextPage": "true"}), page_of(page_info={"hasNextPage": 1}),
-    page_of(page_info={"hasNextPage": True, "endCursor": 5}),
-    page_of(page_info={"hasNextPage": True, "endCursor": {"c": "x"}}),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        "data",
+        {},
+        {"shipments": None},
+        {"shipments": []},
+        {"shipments": {}},
+        {"shipments": {"nodes": None}},
+        {"shipments": {"nodes": {"0": {"id": "a"}}}},
+        page_of(page_info="yes"),
+        page_of(page_info=[]),
+        page_of(page_info={"hasNextPage": "true"}),
+        page_of(page_info={"hasNextPage": 1}),
+        page_of(page_info={"hasNextPage": True, "endCursor": 5}),
+        page_of(page_info={"hasNextPage": True, "endCursor": {"c": "x"}}),
+    ],
+)
 def test_unusable_page_raises_malformed_response(data):
     with pytest.raises(MalformedResponseError):
         parse_shipments_page(data)

@@ -84,8 +84,9 @@ def test_local_tracking_survives_a_reimport(services: Services, sandbox: Sandbox
     assert order.remote_tracking_number == "STALE"
 
 
-def test_unreadable_shipment_is_counted_failed_and_the_rest_imported(services: Services,
-                                                                     sandbox: SandboxServer) -> None:
+def test_unreadable_shipment_is_counted_failed_and_the_rest_imported(
+    services: Services, sandbox: SandboxServer
+) -> None:
     vendor_id = services.vendors.add("Atelier", TEST_KEY, sandbox.url)
     broken = copy.deepcopy(sandbox.state.shipments[3])
     sandbox.state.shipments[3]["inventoryUnits"] = [{"id": "", "state": "unconfirmed", "variant": None}]

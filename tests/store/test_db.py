@@ -55,8 +55,17 @@ def test_foreign_keys_cascade_and_set_null(tmp_path: Path) -> None:
         vendor = Vendor(name="Atelier")
         session.add(vendor)
         session.flush()
-        session.add(SyncLog(vendor_id=vendor.id, vendor_name="Atelier", operation="import orders",
-                            direction="inbound", status="success", started_at=now, trigger="cli"))
+        session.add(
+            SyncLog(
+                vendor_id=vendor.id,
+                vendor_name="Atelier",
+                operation="import orders",
+                direction="inbound",
+                status="success",
+                started_at=now,
+                trigger="cli",
+            )
+        )
     with db.write_session() as session:
         session.delete(session.scalar(select(Vendor)))
     with db.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from PySide6.QtCore import Qt
@@ -53,13 +54,24 @@ def test_search_and_status_filter(qtbot, qloop, services: Services, sandbox: San
 
     surname = sandbox.state.shipments[0]["order"]["shipAddress"]["lastName"]
     tab.search.setText(surname)
-    expected = sum(1 for s in sandbox.state.shipments
-                   if surname.casefold() in " ".join(filter(None, [
-                       (s["order"].get("shipAddress") or {}).get("firstName"),
-                       (s["order"].get("shipAddress") or {}).get("lastName"),
-                       s["order"].get("email")])).casefold()
-                   or any(surname.casefold() in ((u.get("variant") or {}).get("sku") or "").casefold()
-                          for u in s["inventoryUnits"]))
+    expected = sum(
+        1
+        for s in sandbox.state.shipments
+        if surname.casefold()
+        in " ".join(
+            filter(
+                None,
+                [
+                    (s["order"].get("shipAddress") or {}).get("firstName"),
+                    (s["order"].get("shipAddress") or {}).get("lastName"),
+                    s["order"].get("email"),
+                ],
+            )
+        ).casefold()
+        or any(
+            surname.casefold() in ((u.get("variant") or {}).get("sku") or "").casefold() for u in s["inventoryUnits"]
+        )
+    )
     assert tab.proxy.rowCount() >= expected >= 1
     tab.search.clear()
 
@@ -79,8 +91,12 @@ def test_money_and_items_sort_as_values(qtbot, qloop, services: Services, sandbo
     assert items == sorted(items, reverse=True)
 
 
-def test_window_keeps_painting_during_a_slow_sync(qtbot, qloop, services: Services,  # type: ignore[no-untyped-def]
-                                                   sandbox: SandboxServer) -> None:
+def test_window_keeps_painting_during_a_slow_sync(
+    qtbot,
+    qloop,
+    services: Services,  # type: ignore[no-untyped-def]
+    sandbox: SandboxServer,
+) -> None:
     """While Letzshop is slow, the GUI loop keeps turning: timers fire at a steady pace."""
     services.vendors.add("Atelier", TEST_KEY, sandbox.url)
     window = MainWindow(services)
@@ -104,7 +120,7 @@ def test_window_keeps_painting_during_a_slow_sync(qtbot, qloop, services: Servic
         await task
 
     qloop.run_until_complete(scenario())
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert len(ticks) > 10
     assert max(gaps) < 0.25, f"GUI loop stalled for {max(gaps):.3f} s"
     assert window.orders_tab.proxy.rowCount() == 40

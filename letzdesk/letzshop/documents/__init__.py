@@ -17,8 +17,9 @@ def load(name: str) -> str:
 
 
 def names() -> list[str]:
-    return sorted(p.name.removesuffix(".graphql") for p in resources.files(__package__).iterdir()
-                  if p.name.endswith(".graphql"))
+    return sorted(
+        p.name.removesuffix(".graphql") for p in resources.files(__package__).iterdir() if p.name.endswith(".graphql")
+    )
 
 
 def schema_text() -> str:
