@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from .. import __version__
 from ..app import Services
+from .credentials_tab import CredentialsTab
 from .orders_tab import OrdersTab
 
 
@@ -20,6 +21,8 @@ class MainWindow(QMainWindow):
         self.orders_tab = OrdersTab(services)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.orders_tab, "Orders")
+        self.vendors_tab = CredentialsTab(services)
+        self.tabs.addTab(self.vendors_tab, "Vendors")
         self.setCentralWidget(self.tabs)
 
         sync = QAction("&Sync now", self, shortcut=QKeySequence("Ctrl+R"))
@@ -37,6 +40,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Data in {services.settings.data_dir} · keys in {services.vault.describe()}")
         self.orders_tab.sync_finished.connect(lambda text: self.statusBar().showMessage(text))
         self.orders_tab.reloaded.connect(self._orders_reloaded)
+        self.vendors_tab.vendors_changed.connect(self.orders_tab.reload)
+        self.orders_tab.sync_finished.connect(lambda _text: self.vendors_tab.refresh())
 
     def _orders_reloaded(self, count: int) -> None:
         self.tabs.setTabText(0, f"Orders ({count})")
