@@ -44,8 +44,11 @@ class VaultError(RuntimeError):
 
 
 def mask(api_key: str) -> str:
-    """What the window and the command line show of a key: its first four characters."""
-    return f"{api_key[:4]}****" if api_key else ""
+    """What the window and the command line show of a key: its first four characters, or
+    nothing of it when it is so short that four characters would give much of it away."""
+    if not api_key:
+        return ""
+    return f"{api_key[:4]}****" if len(api_key) >= 12 else "****"
 
 
 def _derive(passphrase: str, salt: bytes) -> bytes:

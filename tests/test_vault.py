@@ -90,6 +90,7 @@ def test_a_lost_master_key_gives_a_vault_error_not_a_crash(tmp_path: Path) -> No
 
 def test_mask_shows_four_characters() -> None:
     assert mask("lzk_live_abcdef") == "lzk_****"
+    assert mask("demo-key") == "****"  # short keys show nothing
     assert mask("") == ""
 
 

@@ -135,9 +135,9 @@ def parse_address(value: Any) -> Address | None:
 
 def pick_name(names: dict[str, str], locale: str | None) -> str | None:
     """The product name in the customer's language, else English, French, German, else any."""
-    order = [locale] if locale else []
-    order += [lang for lang in LANGUAGES if lang != locale]
-    for lang in order:
+    if locale and names.get(locale):
+        return names[locale]
+    for lang in LANGUAGES:
         if names.get(lang):
             return names[lang]
     return next((name for name in names.values() if name), None)

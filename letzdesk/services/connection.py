@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from ..letzshop.errors import (
 from ..letzshop.retry import RetryPolicy
 from ..letzshop.schema_check import drift, schema_from_introspection
 from ..store.types import utcnow
-from .vendors import VendorService
+from ..vault import VaultError
+from .vendors import VendorError, VendorService
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class ConnectionReport:
     message: str
     #: Time of the authenticated request, when it got an answer.
     elapsed_ms: int | None = None
-    #: "auth", "network", "down", "rate_limited", "malformed", "drift", or None when all is well.
+    #: "auth", "key", "network", "down", "rate_limited", "malformed", "drift", or None when all is well.
     problem: str | None = None
     #: Mismatches between our documents and the live schema, one line each.
     drift: list[str] = field(default_factory=list)
@@ -112,16 +114,24 @@ async def check_client(client: LetzshopClient) -> ConnectionReport:
 
 async def test_vendor(vendors: VendorService, vendor_id: int) -> ConnectionReport:
     """Test the stored key and record the schema check, so drift blocks answers until fixed."""
-    async with vendors.client_for(vendor_id) as client:
+    try:
+        client = await asyncio.to_thread(vendors.client_for, vendor_id)  # reads the database and the vault
+    except (VendorError, VaultError, ValueError) as exc:
+        return ConnectionReport(False, str(exc), problem="key")
+    async with client:
         report = await check_client(client)
     if report.schema_checked:
-        vendors.record_schema_check(vendor_id, report.drift, utcnow())
+        await asyncio.to_thread(vendors.record_schema_check, vendor_id, report.drift, utcnow())
     return report
 
 
 async def test_key(vendors: VendorService, endpoint: str, api_key: str) -> ConnectionReport:
     """Test a key that is typed but not saved; nothing is stored."""
-    async with vendors.client(endpoint, api_key) as client:
+    try:
+        client = vendors.client(endpoint, api_key)
+    except ValueError as exc:  # an unsendable key or an insecure endpoint, said without the key
+        return ConnectionReport(False, str(exc), problem="key")
+    async with client:
         return await check_client(client)
 
 

@@ -30,6 +30,7 @@ async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
         window.orders_tab.start_sync("startup")
     await quit_requested.wait()
     await window.orders_tab.shutdown()
+    await window.vendors_tab.shutdown()
 
 
 def _no_display() -> bool:
@@ -74,6 +75,7 @@ def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool
             settings = Settings.load(data_dir)
             setup_logging(settings, verbose=verbose)
             services = build(settings)
+        services.vault.describe()  # open the master-key store now, not on the GUI thread later
     except Exception as exc:
         logger.exception("letzdesk could not start")
         QMessageBox.critical(None, "letzdesk cannot start", str(exc))

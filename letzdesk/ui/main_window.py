@@ -47,9 +47,12 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(0, f"Orders ({count})")
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About letzdesk",
-                          f"<b>letzdesk {__version__}</b><p>Order desk for Letzshop vendors.</p>"
-                          f"<p>Data: {self.services.settings.data_dir}</p>")
+        QMessageBox.about(
+            self,
+            "About letzdesk",
+            f"<b>letzdesk {__version__}</b><p>Order desk for Letzshop vendors.</p>"
+            f"<p>Data: {self.services.settings.data_dir}</p>",
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         event.accept()
