@@ -171,6 +171,8 @@ class LetzshopClient:
         self.deadline = deadline
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
+        #: Which form of the shipments query this server accepts, once known.
+        self._shipment_form: str | None = None
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=httpx.Timeout(min(deadline, 15.0), connect=min(deadline, 10.0)),
@@ -253,12 +255,38 @@ class LetzshopClient:
         return data
 
     async def shipments_page(self, state: str, after: str | None = None, first: int | None = None) -> ShipmentPage:
-        """One page of shipments in ``state``. Retries transient failures (reading is safe to repeat)."""
-        variables = {"state": state, "first": first or self.page_size, "after": after}
+        """One page of shipments in ``state``. Retries transient failures (reading is safe to repeat).
+
+        If Letzshop rejects the document itself, the next form of SHIPMENT_FORMS is tried and
+        remembered for this client; only when every form is rejected does the first error surface.
+        """
+        if self._shipment_form is not None:
+            return await self._shipments_page(self._shipment_form, state, after, first)
+        first_error: SchemaDriftError | None = None
+        for form in documents.SHIPMENT_FORMS:
+            try:
+                page = await self._shipments_page(form, state, after, first)
+            except SchemaDriftError as exc:
+                first_error = first_error or exc
+                logger.warning("Letzshop rejected the %s form of the shipments query: %s", form, exc)
+                continue
+            self._shipment_form = form
+            return page
+        assert first_error is not None
+        raise first_error
+
+    async def _shipments_page(self, form: str, state: str, after: str | None, first: int | None) -> ShipmentPage:
+        if form == "variable":
+            variables: dict[str, Any] = {"state": state, "first": first or self.page_size, "after": after}
+        elif form == "literal":
+            variables = {"first": first or self.page_size, "after": after}
+        else:
+            variables = {}
+        query = documents.shipments(form, state)
 
         async def attempt() -> ShipmentPage:
             try:
-                data = await self.execute(documents.load("shipments"), variables, "Shipments")
+                data = await self.execute(query, variables, "Shipments")
             except GraphQLResponseError as exc:
                 # Errors tied to single nodes keep the rest of the page (partial data).
                 bad = _bad_node_indexes(exc)
