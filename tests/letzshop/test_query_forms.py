@@ -114,3 +114,12 @@ def test_a_server_that_rejects_every_form_reports_the_first_mismatch() -> None:
     with pytest.raises(SchemaDriftError, match="tradeId"):
         import_all(server(text, nodes(1), seen))
     assert len(seen) == 3
+
+
+def test_schema_check_accepts_a_server_the_client_can_fall_back_on() -> None:
+    from letzdesk.letzshop.schema_check import drift
+
+    renamed = build_schema(documents.schema_text().replace("ShipmentStateEnum", "ShipmentState"))
+    assert drift(renamed) == []
+    broken = build_schema(documents.schema_text().replace("  tradeId: TradeId\n", ""))
+    assert drift(broken) == ["Shipments: Cannot query field 'tradeId' on type 'Variant'."]
