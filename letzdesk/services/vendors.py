@@ -208,6 +208,20 @@ class VendorService:
         self.vault.finish_rotation()
         return len(credentials)
 
+    def answers_on_hold(self, vendor_id: int) -> str | None:
+        """Why answers to Letzshop must wait for this vendor, or None when they may go.
+
+        The last connection test found that Letzshop's API no longer matches our documents;
+        sending mutations shaped for the old API could be refused or, worse, misread.
+        """
+        with self.db.session() as session:
+            drift = session.scalar(select(Credential.schema_drift).where(Credential.vendor_id == vendor_id))
+        if drift:
+            return (
+                f"Letzshop's API has changed ({len(drift)} mismatch(es)); answers wait until a connection test passes."
+            )
+        return None
+
     def record_schema_check(self, vendor_id: int, drift: list[str], checked_at: datetime) -> None:
         with self.db.write_session() as session:
             cred = session.scalar(select(Credential).where(Credential.vendor_id == vendor_id))

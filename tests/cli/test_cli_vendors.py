@@ -63,6 +63,20 @@ def test_drift_is_named_and_recorded(cli, drifted: SandboxServer) -> None:  # ty
     assert len(listed["schema_drift"]) == 2 and listed["schema_checked_at"]
 
 
+def test_drift_puts_answers_on_hold_until_a_test_passes(services, sandbox, drifted) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from letzdesk.services.connection import test_vendor
+
+    vendor_id = services.vendors.add("Atelier", TEST_KEY, drifted.url)
+    assert services.vendors.answers_on_hold(vendor_id) is None  # never checked: nothing known against it
+    assert not asyncio.run(test_vendor(services.vendors, vendor_id)).ok
+    assert "2 mismatch" in services.vendors.answers_on_hold(vendor_id)
+    services.vendors.edit(vendor_id, endpoint=sandbox.url)
+    assert asyncio.run(test_vendor(services.vendors, vendor_id)).ok
+    assert services.vendors.answers_on_hold(vendor_id) is None
+
+
 def test_edit_validates_and_changes(cli, sandbox: SandboxServer, drifted: SandboxServer) -> None:  # type: ignore[no-untyped-def]
     cli("vendor", "add", "Atelier", "--endpoint", drifted.url, key=TEST_KEY)
     cli("vendor", "test", "Atelier")
