@@ -119,7 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="the master key that protects the stored API keys")
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     rotate = keys_commands.add_parser("rotate", help="re-encrypt every stored API key under a new master key")
-    _data_dir_option(rotate, top=False)
+    passphrase = keys_commands.add_parser(
+        "passphrase",
+        help="seal the master key file with a passphrase (read twice from the terminal, or once "
+        "from standard input); the current one comes from $LETZDESK_PASSPHRASE",
+    )
+    passphrase.add_argument("--remove", action="store_true", help="unseal the key file (keep it at mode 0600 only)")
+    for sub in (rotate, passphrase):
+        _data_dir_option(sub, top=False)
 
     do_import = commands.add_parser("import", help="import the vendor's unconfirmed orders from Letzshop")
     do_import.add_argument("name")
@@ -310,7 +317,25 @@ def _test(services: Any, args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _read_new_passphrase() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("New passphrase: ")
+    if getpass.getpass("Again: ") != first:
+        raise CommandError("the two passphrases differ; nothing changed", EXIT_USAGE)
+    return first
+
+
 def _keys(services: Any, args: argparse.Namespace) -> int:
+    if args.keys_command == "passphrase":
+        new = None if args.remove else _read_new_passphrase()
+        services.vault.set_passphrase(new)
+        print(f"The master key is now in {services.vault.describe()}.")
+        if new:
+            print("Set LETZDESK_PASSPHRASE, or type the passphrase when the window asks, to open it from now on.")
+        return EXIT_OK
     count = services.vendors.rotate_keys()
     print(f"Re-encrypted {count} API key(s) under a new master key in {services.vault.describe()}.")
     return EXIT_OK

@@ -43,6 +43,10 @@ class VaultError(RuntimeError):
     """The vault cannot encrypt or decrypt; the message is safe to show (it never holds a key)."""
 
 
+class PassphraseRequired(VaultError):
+    """master.key is sealed and no passphrase (or a wrong one) was given; ask the user."""
+
+
 def mask(api_key: str) -> str:
     """What the window and the command line show of a key: its first four characters, or
     nothing of it when it is so short that four characters would give much of it away."""
@@ -159,12 +163,14 @@ class Vault:
                 logger.info("master.key is not sealed; it will be sealed with the passphrase on the next write")
             return content.split()
         if not self._passphrase:
-            raise VaultError(f"The master key is protected by a passphrase: set {PASSPHRASE_ENV} to open it.")
-        _, salt, token = content.split(b"\n", 2)
+            raise PassphraseRequired(f"The master key is protected by a passphrase: set {PASSPHRASE_ENV} to open it.")
         try:
+            _, salt, token = content.split(b"\n", 2)
             return Fernet(_derive(self._passphrase, base64.b64decode(salt))).decrypt(token.strip()).split()
         except InvalidToken:
-            raise VaultError("The passphrase does not open the master key.") from None
+            raise PassphraseRequired("The passphrase does not open the master key.") from None
+        except ValueError:
+            raise VaultError(f"{self._key_file} is damaged; stored API keys cannot be read.") from None
 
     def _write_file(self, keys: list[bytes], *, create: bool = False) -> bool:
         """Write atomically: a temporary file, fsync, rename; a crash leaves the old or the new file.
@@ -192,6 +198,37 @@ class Vault:
         finally:
             temporary.unlink(missing_ok=True)
         return True
+
+    # -- passphrase -----------------------------------------------------------------------------
+
+    @property
+    def sealed(self) -> bool:
+        """Whether master.key exists and is sealed by a passphrase (readable without the key)."""
+        try:
+            return self._key_file.read_bytes().startswith(_SEALED)
+        except FileNotFoundError:
+            return False
+
+    def unlock(self, passphrase: str) -> None:
+        """Use ``passphrase`` to open a sealed key file; raises PassphraseRequired when it is wrong."""
+        self._passphrase = passphrase
+        self._keys = None
+        self._load()
+
+    def set_passphrase(self, passphrase: str | None) -> None:
+        """Seal master.key with a new passphrase, or unseal it with None. Only for the key file store."""
+        self._load()
+        if self._save != self._write_file:
+            raise VaultError(
+                "The master key is in the OS keyring, which protects it already; a passphrase is only for the key file."
+            )
+        if passphrase is not None and len(passphrase) < 8:
+            raise VaultError("A passphrase needs at least 8 characters.")
+        self._passphrase = passphrase
+        self._write_file(self._load())
+        self.store = (
+            f"key file sealed by a passphrase ({self._key_file})" if passphrase else f"key file ({self._key_file})"
+        )
 
     # -- using it -------------------------------------------------------------------------------
 

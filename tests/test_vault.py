@@ -12,7 +12,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from letzdesk.vault import KEY_FILENAME, Vault, VaultError, mask
+from letzdesk.vault import KEY_FILENAME, PassphraseRequired, Vault, VaultError, mask
 
 
 class MemoryKeyring(KeyringBackend):
@@ -128,3 +128,28 @@ def test_rotation_cut_short_loses_nothing_and_finishes_next_time(tmp_path: Path)
     assert (tmp_path / KEY_FILENAME).read_bytes() != old_file
     with pytest.raises(VaultError):
         final.decrypt(tokens[0])  # the old key is gone for good
+
+
+def test_setting_and_removing_a_passphrase_keeps_the_keys(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    token = vault.encrypt("secret-not-real")
+    vault.set_passphrase("a long passphrase")
+    assert Vault(tmp_path).sealed
+    with pytest.raises(PassphraseRequired):
+        Vault(tmp_path).decrypt(token)
+    opened = Vault(tmp_path)
+    with pytest.raises(PassphraseRequired, match="does not open"):
+        opened.unlock("wrong passphrase")
+    opened.unlock("a long passphrase")
+    assert opened.decrypt(token) == "secret-not-real"
+    with pytest.raises(VaultError, match="8 characters"):
+        opened.set_passphrase("short")
+    opened.set_passphrase(None)
+    assert not Vault(tmp_path).sealed and Vault(tmp_path).decrypt(token) == "secret-not-real"
+
+
+def test_a_passphrase_is_refused_while_the_keyring_holds_the_key(tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
+    vault = Vault(tmp_path)
+    vault.encrypt("x")
+    with pytest.raises(VaultError, match="OS keyring"):
+        vault.set_passphrase("a long passphrase")

@@ -14,7 +14,7 @@ from ..letzshop.client import DEFAULT_ENDPOINT, LetzshopClient, check_endpoint
 from ..settings import Settings
 from ..store.db import Database
 from ..store.models import Credential, InventoryUnit, Order, SyncLog, Vendor
-from ..vault import Vault, VaultError, mask
+from ..vault import PassphraseRequired, Vault, VaultError, mask
 
 _NAME = re.compile(r"^\w[\w .&'-]{0,99}$", re.UNICODE)
 MIN_INTERVAL, MAX_INTERVAL, DEFAULT_INTERVAL = 5, 1440, 30
@@ -283,6 +283,8 @@ class VendorService:
     def _masked(self, token: bytes) -> str:
         try:
             return mask(self.vault.decrypt(token))
+        except PassphraseRequired:
+            raise  # the whole store is locked, not this one key
         except VaultError:
             return "(unreadable: re-enter the key)"
 

@@ -9,13 +9,14 @@ import signal
 import sys
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
 # isort: split
 import qasync  # after PySide6, so qasync binds to it
 
 from ..app import Services, build, prepare_demo, setup_logging
 from ..settings import Settings
+from ..vault import PassphraseRequired
 from .main_window import MainWindow
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,31 @@ def _quit_on_signals(app: QApplication) -> QTimer:
     return timer
 
 
+def _open_vault(services: Services) -> bool:
+    """Open the master-key store before the window (never on the GUI thread later); ask for the
+    passphrase when the key file is sealed. False when the user gives up."""
+    message = ""
+    while True:
+        try:
+            services.vault.describe()
+            return True
+        except PassphraseRequired as exc:
+            message = str(exc)
+        text, ok = QInputDialog.getText(
+            None,
+            "letzdesk — passphrase",
+            f"{message}\n\nPassphrase for the API keys on this computer:",
+            QLineEdit.EchoMode.Password,
+        )
+        if not ok:
+            return False
+        try:
+            services.vault.unlock(text)
+            return True
+        except PassphraseRequired as exc:
+            message = str(exc)
+
+
 def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool = False) -> int:
     if _no_display() and QApplication.instance() is None:
         print(
@@ -75,7 +101,9 @@ def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool
             settings = Settings.load(data_dir)
             setup_logging(settings, verbose=verbose)
             services = build(settings)
-        services.vault.describe()  # open the master-key store now, not on the GUI thread later
+        if not _open_vault(services):
+            services.close()
+            return 1
     except Exception as exc:
         logger.exception("letzdesk could not start")
         QMessageBox.critical(None, "letzdesk cannot start", str(exc))
