@@ -53,5 +53,12 @@ def qloop(qapp):  # type: ignore[no-untyped-def]
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
+    # A test that failed midway may leave tasks that still touch its widgets: finish them here,
+    # while the widgets exist, instead of letting them run against deleted Qt objects later.
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.close()
     asyncio.set_event_loop(None)
