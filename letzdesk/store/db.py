@@ -114,7 +114,12 @@ class Database:
             if current is not None:
                 self.backup(self.path.parent / "backups" / f"before-{head}-{_stamp()}.sqlite3")
             config = self._alembic_config()
-            with self.engine.begin() as conn:
+            # BEGIN IMMEDIATE: a second letzdesk starting at the same moment waits here, then
+            # finds the schema current instead of creating the same tables twice.
+            with self._writer.begin() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current == head:
+                    return
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
             logger.info("Database %s migrated from %s to %s", self.path, current, head)

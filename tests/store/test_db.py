@@ -89,3 +89,25 @@ def test_backup_before_migrating_an_older_schema(tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 - 'older' is unknown to Alembic; the backup must exist anyway
         db.migrate()
     assert list((tmp_path / "backups").glob("before-*.sqlite3"))
+
+
+def test_three_processes_opening_a_new_data_dir_at_once(tmp_path: Path) -> None:
+    """Two windows (or a window and a command) started together must not both create the tables."""
+    import subprocess
+    import sys
+
+    for round_ in range(4):
+        data_dir = tmp_path / f"round-{round_}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "letzdesk", "vendor", "list", "--data-dir", str(data_dir)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        results = [(proc.wait(timeout=60), proc.stderr.read()) for proc in procs]  # type: ignore[union-attr]
+        assert [code for code, _ in results] == [0, 0, 0], results
+        with sqlite3.connect(data_dir / "letzdesk.sqlite3") as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
