@@ -22,17 +22,20 @@ import concurrent.futures
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from hashlib import scrypt
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from filelock import FileLock
 
 logger = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "letzdesk"
 KEY_FILENAME = "master.key"
 ID_FILENAME = "vault.id"
+LOCK_FILENAME = "vault.lock"
 PASSPHRASE_ENV = "LETZDESK_PASSPHRASE"
 _SEALED = b"letzdesk-sealed-v1"
 _SCRYPT = {"n": 2**17, "r": 8, "p": 1, "maxmem": 256 * 1024 * 1024, "dklen": 32}
@@ -199,6 +202,20 @@ class Vault:
             temporary.unlink(missing_ok=True)
         return True
 
+    # -- changes across processes -------------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the vault's lock across processes, with the key list read fresh from its store.
+
+        Everything that encrypts a token it will store, and rotation as a whole, runs inside:
+        otherwise a second letzdesk could encrypt under a key that a rotation is about to drop.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.data_dir / LOCK_FILENAME, timeout=120):
+            self._keys = None
+            yield
+
     # -- passphrase -----------------------------------------------------------------------------
 
     @property
@@ -217,6 +234,10 @@ class Vault:
 
     def set_passphrase(self, passphrase: str | None) -> None:
         """Seal master.key with a new passphrase, or unseal it with None. Only for the key file store."""
+        with self.locked():
+            self._set_passphrase(passphrase)
+
+    def _set_passphrase(self, passphrase: str | None) -> None:
         self._load()
         if self._save != self._write_file:
             raise VaultError(
@@ -244,6 +265,12 @@ class Vault:
         return self._fernet().encrypt(api_key.encode())
 
     def decrypt(self, token: bytes) -> str:
+        try:
+            return self._fernet().decrypt(token).decode()
+        except InvalidToken:
+            pass
+        # Another letzdesk may have rotated the master key since we read it: read it again once.
+        self._keys = None
         try:
             return self._fernet().decrypt(token).decode()
         except InvalidToken:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -115,9 +116,9 @@ class VendorService:
         problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
         if problems:
             raise ValidationError(problems)
-        token = self.vault.encrypt(api_key.strip())
         try:
-            with self.db.write_session() as session:
+            with self.vault.locked(), self.db.write_session() as session:
+                token = self.vault.encrypt(api_key.strip())
                 vendor = Vendor(name=name.strip())
                 vendor.credential = Credential(
                     api_key_encrypted=token,
@@ -147,9 +148,10 @@ class VendorService:
         problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
         if problems:
             raise ValidationError(problems)
-        token = self.vault.encrypt(api_key.strip()) if api_key is not None else None
+        lock = self.vault.locked() if api_key is not None else contextlib.nullcontext()
         try:
-            with self.db.write_session() as session:
+            with lock, self.db.write_session() as session:
+                token = self.vault.encrypt(api_key.strip()) if api_key is not None else None
                 vendor = session.get(Vendor, vendor_id)
                 if vendor is None or vendor.credential is None:
                     raise VendorError("This vendor no longer exists.")
@@ -200,12 +202,13 @@ class VendorService:
         transaction, and only then is the old key dropped: stopped anywhere, nothing is lost,
         and running it again finishes the job.
         """
-        self.vault.begin_rotation()
-        with self.db.write_session() as session:
-            credentials = list(session.scalars(select(Credential)))
-            for cred in credentials:
-                cred.api_key_encrypted = self.vault.rotate_token(cred.api_key_encrypted)
-        self.vault.finish_rotation()
+        with self.vault.locked():
+            self.vault.begin_rotation()
+            with self.db.write_session() as session:
+                credentials = list(session.scalars(select(Credential)))
+                for cred in credentials:
+                    cred.api_key_encrypted = self.vault.rotate_token(cred.api_key_encrypted)
+            self.vault.finish_rotation()
         return len(credentials)
 
     def answers_on_hold(self, vendor_id: int) -> str | None:
@@ -233,7 +236,7 @@ class VendorService:
 
     def get(self, name: str) -> Vendor:
         with self.db.session() as session:
-            vendor = session.scalar(select(Vendor).where(Vendor.name == name))
+            vendor = session.scalar(select(Vendor).where(Vendor.name == name.strip()))
             if vendor is None:
                 raise VendorError(
                     f"No vendor named {name!r}. Add it with: letzdesk vendor add {shlex.quote(name)} --endpoint URL"
