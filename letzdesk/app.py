@@ -35,9 +35,13 @@ def setup_logging(settings: Settings, *, verbose: bool = False) -> None:
         "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
     )
     formatter.converter = time.gmtime
-    handler = logging.handlers.RotatingFileHandler(
-        settings.log_dir / "letzdesk.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8"
-    )
+    try:
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            settings.log_dir / "letzdesk.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8"
+        )
+    except OSError:
+        # A read-only or full disk must not stop the application; it just logs nowhere.
+        handler = logging.NullHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_letzdesk", False)]:
@@ -45,6 +49,8 @@ def setup_logging(settings: Settings, *, verbose: bool = False) -> None:
         old.close()
     handler._letzdesk = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    # A log write that fails later (disk full) is dropped quietly instead of printing a traceback.
+    logging.raiseExceptions = False
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     # httpx logs every request line at INFO; keep the file to our own facts.
     logging.getLogger("httpx").setLevel(logging.WARNING)

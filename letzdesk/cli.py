@@ -156,14 +156,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         from .sandbox.server import run
 
-        run(
-            args.host,
-            args.port,
-            args.shipments,
-            args.seed,
-            args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"),
-            drift=args.drift,
-        )
+        if not 0 <= args.port <= 65535:
+            print(f"letzdesk: port {args.port} is not a number from 0 to 65535", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            run(
+                args.host,
+                args.port,
+                args.shipments,
+                args.seed,
+                args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"),
+                drift=args.drift,
+            )
+        except RuntimeError as exc:  # the port is taken, or the address is not this machine's
+            print(f"letzdesk: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         return EXIT_OK
 
     try:
@@ -179,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    import sqlalchemy.exc
+
     from .app import build, setup_logging
     from .settings import SettingsError
     from .store.db import DatabaseError
@@ -186,6 +195,8 @@ def _run_command(args: argparse.Namespace) -> int:
 
     # These carry words meant for the user; anything else is a bug and keeps its traceback.
     expected = (CommandError, ValueError, SettingsError, DatabaseError, VaultError)
+    # The machine refused (read-only files, a full disk, a lock held too long): one line too.
+    environment = (OSError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError)
     try:
         settings = Settings.load(args.data_dir)
         setup_logging(settings, verbose=args.verbose)
@@ -193,14 +204,32 @@ def _run_command(args: argparse.Namespace) -> int:
     except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except environment as exc:
+        print(f"letzdesk: {_environment_message(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         handler = {"vendor": _vendor, "import": _import, "orders": _orders, "logs": _logs, "keys": _keys}[args.command]
         return handler(services, args)
     except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
         return getattr(exc, "code", EXIT_FAILED)
+    except environment as exc:
+        print(f"letzdesk: {_environment_message(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         services.close()
+
+
+def _environment_message(exc: BaseException) -> str:
+    """One line for a refusal by the machine, without SQL or row values."""
+    import logging
+
+    logging.getLogger(__name__).error("Command failed: %s", exc.__class__.__name__, exc_info=exc)
+    detail = getattr(exc, "orig", None) or exc
+    if isinstance(detail, OSError) and detail.strerror:
+        where = f" ({detail.filename})" if detail.filename else ""
+        return f"the computer refused: {detail.strerror}{where}. Nothing committed was lost."
+    return f"the database refused the change: {str(detail).splitlines()[0][:200]}. Nothing committed was lost."
 
 
 def _print_json(value: Any) -> None:

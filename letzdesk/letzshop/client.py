@@ -77,11 +77,23 @@ class InsecureEndpointError(ValueError):
     """A Bearer key would travel over plain HTTP to a host that is not this machine."""
 
 
+MAX_URL_LENGTH = 2000
+#: The largest reply we read; a page of 100 shipments is well under a megabyte.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
 def check_endpoint(url: str) -> str:
     """Return ``url`` if an API key may be sent to it: https, or http to a loopback host only."""
-    parts = urlsplit(url)
+    if len(url) > MAX_URL_LENGTH or not url.isprintable() or any(ch.isspace() for ch in url):
+        raise InsecureEndpointError("The endpoint address is too long or contains spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number from 0 to 65535
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise InsecureEndpointError(f"{url[:100]!r} is not a valid web address") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InsecureEndpointError(f"{url!r} is not an http(s) address")
+        raise InsecureEndpointError(f"{url[:100]!r} is not an http(s) address")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise InsecureEndpointError(f"Refusing to send an API key over plain http to {parts.hostname}; use https://")
     return url
@@ -200,9 +212,11 @@ class LetzshopClient:
         what = operation or "request"
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.deadline):
-                response = await self._http.post(self.endpoint, json=payload)
-                body = response.content
+            async with (
+                asyncio.timeout(self.deadline),
+                self._http.stream("POST", self.endpoint, json=payload) as response,
+            ):
+                body = await self._read_limited(response, what)
         except TimeoutError:
             raise TransientError(f"{what}: no complete answer within {self.deadline:g} s", sent=True) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -225,6 +239,16 @@ class LetzshopClient:
             (time.monotonic() - started) * 1000,
         )
         return self._data_from(response, body, what)
+
+    @staticmethod
+    async def _read_limited(response: httpx.Response, what: str) -> bytes:
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise MalformedResponseError(f"{what}: the answer is larger than {MAX_BODY_BYTES // 2**20} MB")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _data_from(self, response: httpx.Response, body: bytes, what: str) -> dict[str, Any]:
         status = response.status_code
@@ -296,7 +320,7 @@ class LetzshopClient:
                 return parse_shipments_page(exc.data, bad)
             return parse_shipments_page(data)
 
-        return await self.retry.run(attempt, "Shipments")
+        return await self.retry.run(attempt, "Shipments", attempt_time=self.deadline)
 
     async def iter_shipment_pages(self, state: str = "unconfirmed") -> AsyncIterator[ShipmentPage]:
         """Every page of shipments in ``state``, following ``endCursor`` until ``hasNextPage`` is false."""

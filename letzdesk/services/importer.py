@@ -163,7 +163,9 @@ class Importer:
             synclog.record(self.db, run)
             raise
         except Exception as exc:
-            run.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+            # SQLAlchemy's text holds the statement and row values (customer data): keep its cause only.
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else ""
+            run.error = f"The import stopped: {type(exc).__name__}: {detail}"
             logger.exception("Import for %s crashed", vendor_name)
         await asyncio.to_thread(synclog.record, self.db, run)
         logger.info(

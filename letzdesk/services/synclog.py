@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..store.db import Database
-from ..store.models import Credential, SyncLog
+from ..store.models import Credential, SyncLog, Vendor
 from ..store.types import utcnow
 
 SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
@@ -50,11 +50,15 @@ class SyncRun:
 
 
 def record(db: Database, run: SyncRun) -> SyncLog:
-    """Write the run's log row and the vendor's last-sync fields in one transaction."""
+    """Write the run's log row and the vendor's last-sync fields in one transaction.
+
+    A vendor removed while its sync ran still gets its row, under its name, without the link.
+    """
     finished = utcnow()
     with db.write_session() as session:
+        vendor_exists = session.get(Vendor, run.vendor_id) is not None
         row = SyncLog(
-            vendor_id=run.vendor_id,
+            vendor_id=run.vendor_id if vendor_exists else None,
             vendor_name=run.vendor_name,
             operation=run.operation,
             direction=run.direction,
@@ -65,7 +69,7 @@ def record(db: Database, run: SyncRun) -> SyncLog:
             imported=run.imported,
             updated=run.updated,
             unchanged=run.unchanged,
-            error=run.error,
+            error=run.error[:2000] if run.error else None,
             details=run.details[:200] or None,
             started_at=run.started_at,
             finished_at=finished,

@@ -66,3 +66,43 @@ def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
     shell = f"{sys.executable} -m letzdesk vendor list --json --data-dir {tmp_path} | head -c 1"
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_read_only_database_is_one_line(tmp_path: Path) -> None:
+    run(
+        "vendor",
+        "add",
+        "Shop",
+        "--endpoint",
+        "http://127.0.0.1:9/graphql",
+        "--data-dir",
+        str(tmp_path),
+        stdin="k-not-real-long\n",
+    )
+    database = tmp_path / "letzdesk.sqlite3"
+    subprocess.run(["chattr", "+i", str(database)], check=False, capture_output=True)
+    if os.access(database, os.W_OK) and os.geteuid() == 0 and not _immutable(database):
+        # Root ignores permissions; a read-only bind mount is not available everywhere.
+        database.chmod(0o444)
+        import pytest
+
+        pytest.skip("running as root without chattr: the file cannot be made read-only here")
+    try:
+        result = run(
+            "vendor",
+            "add",
+            "Other",
+            "--endpoint",
+            "http://127.0.0.1:9/graphql",
+            "--data-dir",
+            str(tmp_path),
+            stdin="k-not-real-long\n",
+        )
+        assert_one_line(result)
+    finally:
+        subprocess.run(["chattr", "-i", str(database)], check=False, capture_output=True)
+
+
+def _immutable(path: Path) -> bool:
+    result = subprocess.run(["lsattr", str(path)], capture_output=True, text=True, check=False)
+    return result.returncode == 0 and "i" in result.stdout.split()[0]

@@ -402,7 +402,7 @@ def test_non_retryable_errors_are_tried_once(responder, expected):
 @pytest.mark.parametrize(("header", "cap", "expected"), [("7", 120.0, 7.0), ("500", 120.0, 120.0), ("90", 60.0, 60.0)])
 def test_rate_limit_waits_for_retry_after_capped(header, cap, expected):
     sleep = FakeSleep()
-    retry = RetryPolicy(attempts=3, retry_after_cap=cap, sleep=sleep)
+    retry = RetryPolicy(attempts=3, retry_after_cap=cap, sleep=sleep, budget=1000)
     responses = [httpx.Response(429, headers={"Retry-After": header}), httpx.Response(200, json=page_body("S0"))]
     page, route = run_with({"side_effect": responses}, retry=retry)
     assert isinstance(page, ShipmentPage)
@@ -610,3 +610,43 @@ def test_more_pages_without_a_cursor_is_malformed():
 
     with pytest.raises(MalformedResponseError, match="no cursor"):
         asyncio.run(scenario())
+
+
+def test_no_retry_starts_that_would_end_past_the_budget():
+    now = [0.0]
+
+    class ClockSleep(FakeSleep):
+        async def __call__(self, seconds: float) -> None:
+            await super().__call__(seconds)
+            now[0] += seconds
+
+    sleep = ClockSleep()
+    retry = RetryPolicy(attempts=4, sleep=sleep, budget=100, retry_after_cap=1000, clock=lambda: now[0])
+    responses = [httpx.Response(429, headers={"Retry-After": "30"}), httpx.Response(429, headers={"Retry-After": "80"})]
+    outcome, route = run_with({"side_effect": responses}, retry=retry)
+    assert isinstance(outcome, RateLimitedError)
+    assert route.call_count == 2 and sleep.delays == [30.0]  # 30 + 80 > 100: the second wait is not started
+
+
+def test_an_endless_answer_is_cut_off(monkeypatch):
+    from letzdesk.letzshop import client as client_module
+
+    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 1000)
+    outcome, _ = run_with(reply(content=b"{" + b" " * 5000 + b"}"))
+    assert isinstance(outcome, MalformedResponseError) and "larger than" in str(outcome)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/",
+        "http://127.0.0.1:1:80/graphql",
+        "http://[::1]evil.com/",
+        "https://letzshop.lu/graph ql",
+        "https://letzshop.lu/\ngraphql",
+        "https://letzshop.lu/" + "a" * 3000,
+    ],
+)
+def test_unusable_endpoints_are_refused(url):
+    with pytest.raises(InsecureEndpointError):
+        check_endpoint(url)

@@ -109,3 +109,12 @@ def test_wrong_key_fails_with_a_readable_reason_and_no_key(services: Services, s
     assert log.status == "failed" and wrong not in (log.error or "")
     with services.db.session() as session:
         assert session.scalar(select(Order.id)) is None
+
+
+def test_a_vendor_removed_during_its_import_still_gets_a_log_row(services: Services, sandbox: SandboxServer) -> None:
+    vendor_id = services.vendors.add("Atelier", TEST_KEY, sandbox.url)
+    run = synclog.SyncRun(vendor_id, "Atelier", "import orders", "inbound", "cli")
+    services.vendors.remove(vendor_id)
+    synclog.record(services.db, run)
+    row = synclog.recent(services.db)[0]
+    assert (row.vendor_id, row.vendor_name) == (None, "Atelier")
