@@ -45,12 +45,21 @@ def sandbox() -> Iterator[SandboxServer]:
     server.stop()
 
 
-@pytest.fixture
-def qloop(qapp):  # type: ignore[no-untyped-def]
-    """The asyncio loop that is the Qt loop, as in the application."""
+@pytest.fixture(scope="session")
+def _session_qloop(qapp):  # type: ignore[no-untyped-def]
+    """One qasync loop for the whole run: closing a qasync loop leaves Qt objects behind, and a
+    new loop per test let their late events reach freed objects (an occasional segfault)."""
     import qasync
 
     loop = qasync.QEventLoop(qapp)
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def qloop(_session_qloop):  # type: ignore[no-untyped-def]
+    """The asyncio loop that is the Qt loop, as in the application."""
+    loop = _session_qloop
     asyncio.set_event_loop(loop)
     yield loop
     # A test that failed midway may leave tasks that still touch its widgets: finish them here,
@@ -60,5 +69,4 @@ def qloop(qapp):  # type: ignore[no-untyped-def]
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
     asyncio.set_event_loop(None)
