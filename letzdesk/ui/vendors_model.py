@@ -5,18 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
 from ..services.vendors import VendorInfo
-
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+from .table_model import ROW_ROLE, SORT_ROLE, Index, RowsTableModel
 
 NAME, ENDPOINT, KEY, AUTO_SYNC, LAST_SYNC, PENDING, FAILING, API_CHECK = range(8)
 HEADERS = ("Vendor", "Endpoint", "API key", "Auto-sync", "Last sync", "Pending orders", "Failing answers", "API check")
 _NUMBERS = (PENDING, FAILING)
-_Index = QModelIndex | QPersistentModelIndex
 
 #: Text colours that stay readable on the light and the alternate row background.
 GOOD, BAD = QColor("#1b6e20"), QColor("#b00020")
@@ -39,33 +36,12 @@ def last_sync_text(info: VendorInfo) -> str:
     return f"{local_time(info.last_sync_at)} · {info.last_sync_status or 'unknown'}"
 
 
-class VendorsTableModel(QAbstractTableModel):
+class VendorsTableModel(RowsTableModel[VendorInfo]):
     """Rows are ``VendorInfo`` records, which carry only the masked key, so no role can leak a secret."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[VendorInfo] = []
+    headers = HEADERS
 
-    def set_rows(self, rows: list[VendorInfo]) -> None:
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
-
-    def row_at(self, row: int) -> VendorInfo:
-        return self._rows[row]
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         info = self._rows[index.row()]
