@@ -7,27 +7,15 @@ standard error and a non-zero exit status; ``--json`` output goes to standard ou
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 from . import __version__
+from . import cli_commands as commands
+from .cli_commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from .letzshop.client import DEFAULT_ENDPOINT
 from .settings import Settings
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class CommandError(Exception):
-    """A failure to report in one line; ``code`` is the exit status."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
@@ -208,7 +196,13 @@ def _run_command(args: argparse.Namespace) -> int:
         print(f"letzdesk: {_environment_message(exc)}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        handler = {"vendor": _vendor, "import": _import, "orders": _orders, "logs": _logs, "keys": _keys}[args.command]
+        handler = {
+            "vendor": commands.vendor_command,
+            "import": commands.import_command,
+            "orders": commands.orders_command,
+            "logs": commands.logs_command,
+            "keys": commands.keys_command,
+        }[args.command]
         return handler(services, args)
     except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
@@ -230,229 +224,6 @@ def _environment_message(exc: BaseException) -> str:
         where = f" ({detail.filename})" if detail.filename else ""
         return f"the computer refused: {detail.strerror}{where}. Nothing committed was lost."
     return f"the database refused the change: {str(detail).splitlines()[0][:200]}. Nothing committed was lost."
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
-    sys.stdout.write("\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
-def _read_api_key() -> str:
-    key = os.environ.get("LETZSHOP_API_KEY", "").strip()
-    if not key:
-        if sys.stdin.isatty():
-            import getpass
-
-            key = getpass.getpass("Letzshop API key: ").strip()
-        else:
-            key = sys.stdin.readline().strip()
-    if not key:
-        raise CommandError("no API key given: set LETZSHOP_API_KEY or pass it on standard input", EXIT_USAGE)
-    return key
-
-
-def _vendor(services: Any, args: argparse.Namespace) -> int:
-    action = args.vendor_command
-    if action == "add":
-        api_key = _read_api_key()
-        services.vendors.add(
-            args.name,
-            api_key,
-            args.endpoint,
-            auto_sync=args.auto_sync,
-            interval_minutes=args.interval,
-            default_carrier=args.carrier,
-        )
-        print(
-            f"Added vendor {args.name} ({args.endpoint}); key stored encrypted, master key in "
-            f"{services.vault.describe()}."
-        )
-        return EXIT_OK
-    if action == "edit":
-        vendor = services.vendors.get(args.name)
-        services.vendors.edit(
-            vendor.id,
-            name=args.rename,
-            endpoint=args.endpoint,
-            api_key=_read_api_key() if args.new_key else None,
-            auto_sync=args.auto_sync,
-            interval_minutes=args.interval,
-            default_carrier=args.carrier,
-        )
-        print(f"Changed vendor {args.rename or args.name}.")
-        return EXIT_OK
-    if action == "remove":
-        return _remove(services, args)
-    if action in ("test", "test-key"):
-        return _test(services, args)
-
-    vendors = services.vendors.list()
-    if args.json:
-        _print_json([{**v.__dict__, "key_store": services.vault.describe()} for v in vendors])
-        return EXIT_OK
-    if not vendors:
-        print("No vendors yet. Add one with: letzdesk vendor add NAME --endpoint URL")
-    for v in vendors:
-        last = v.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.last_sync_at else "never"
-        auto = f"auto-sync every {v.interval_minutes} min" if v.auto_sync else "auto-sync off"
-        api = f"  API CHANGED ({len(v.schema_drift)} mismatches)" if v.schema_drift else ""
-        print(
-            f"{v.name}  {v.endpoint}  key {v.masked_key}  {auto}  orders {v.orders} ({v.pending} pending)  "
-            f"last sync {last} {v.last_sync_status or ''}{api}".rstrip()
-        )
-    print(f"Master key store: {services.vault.describe()}")
-    return EXIT_OK
-
-
-def _remove(services: Any, args: argparse.Namespace) -> int:
-    vendor = services.vendors.get(args.name)
-    summary = services.vendors.removal_summary(vendor.id)
-    question = (
-        f"Remove {summary.name}? Its API key and its {summary.orders} orders ({summary.units} items) are "
-        f"deleted from this computer; its {summary.sync_logs} sync log entries are kept. "
-        "Nothing changes on Letzshop."
-    )
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise CommandError(f"{question} Add --yes to confirm.", EXIT_USAGE)
-        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
-            print("Nothing removed.")
-            return EXIT_FAILED
-    services.vendors.remove(vendor.id)
-    print(f"Removed {summary.name}: {summary.orders} orders deleted, {summary.sync_logs} log entries kept.")
-    return EXIT_OK
-
-
-def _test(services: Any, args: argparse.Namespace) -> int:
-    from .services.connection import test_key, test_vendor
-
-    if args.vendor_command == "test":
-        vendor = services.vendors.get(args.name)
-        report = asyncio.run(test_vendor(services.vendors, vendor.id))
-    else:
-        report = asyncio.run(test_key(services.vendors, args.endpoint, _read_api_key()))
-    if args.json:
-        _print_json(report.__dict__)
-    else:
-        print(report.message, file=sys.stdout if report.ok else sys.stderr)
-        for line in report.drift:
-            print(f"  {line}", file=sys.stderr)
-    return EXIT_OK if report.ok else EXIT_FAILED
-
-
-def _read_new_passphrase() -> str:
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
-    import getpass
-
-    first = getpass.getpass("New passphrase: ")
-    if getpass.getpass("Again: ") != first:
-        raise CommandError("the two passphrases differ; nothing changed", EXIT_USAGE)
-    return first
-
-
-def _keys(services: Any, args: argparse.Namespace) -> int:
-    if args.keys_command == "passphrase":
-        new = None if args.remove else _read_new_passphrase()
-        services.vault.set_passphrase(new)
-        print(f"The master key is now in {services.vault.describe()}.")
-        if new:
-            print("Set LETZDESK_PASSPHRASE, or type the passphrase when the window asks, to open it from now on.")
-        return EXIT_OK
-    count = services.vendors.rotate_keys()
-    print(f"Re-encrypted {count} API key(s) under a new master key in {services.vault.describe()}.")
-    return EXIT_OK
-
-
-def _import(services: Any, args: argparse.Namespace) -> int:
-    vendor = services.vendors.get(args.name)
-    run = asyncio.run(services.importer.run(vendor.id, vendor.name, trigger="cli"))
-    summary = {
-        "vendor": vendor.name,
-        "status": run.status,
-        "imported": run.imported,
-        "updated": run.updated,
-        "unchanged": run.unchanged,
-        "failed": run.failed,
-        "pages": run.pages,
-        "error": run.error,
-    }
-    if args.json:
-        _print_json(summary)
-    else:
-        print(
-            f"{vendor.name}: {run.imported} imported, {run.updated} updated, {run.unchanged} unchanged, "
-            f"{run.failed} failed ({run.status})"
-        )
-    if run.error:
-        if not args.json:
-            print(f"letzdesk: {run.error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def _orders(services: Any, args: argparse.Namespace) -> int:
-    from .services.orders import format_cents, order_to_dict, orders_for
-
-    vendor = services.vendors.get(args.name)
-    orders = orders_for(services.db, vendor.id)
-    if args.json:
-        _print_json([order_to_dict(order) for order in orders])
-        return EXIT_OK
-    for order in orders:
-        when = order.completed_at.astimezone().strftime("%Y-%m-%d %H:%M") if order.completed_at else "?"
-        print(
-            f"{order.order_number or order.shipment_number or order.shipment_id:<12} {when}  "
-            f"{(order.customer_name or '')[:28]:<28} {_items(len(order.units)):>8}  "
-            f"{format_cents(order.total_cents) or '':>9} {order.currency}  {order.status}"
-        )
-    return EXIT_OK
-
-
-def _items(count: int) -> str:
-    return f"{count} item" if count == 1 else f"{count} items"
-
-
-def _logs(services: Any, args: argparse.Namespace) -> int:
-    from .services import synclog
-
-    vendor_id = services.vendors.get(args.name).id if args.name else None
-    rows = synclog.recent(services.db, vendor_id)
-    if args.json:
-        columns = (
-            "id",
-            "vendor_name",
-            "operation",
-            "direction",
-            "status",
-            "processed",
-            "succeeded",
-            "failed",
-            "imported",
-            "updated",
-            "unchanged",
-            "error",
-            "details",
-            "started_at",
-            "finished_at",
-            "duration_ms",
-            "trigger",
-        )
-        _print_json([{name: getattr(row, name) for name in columns} for row in rows])
-        return EXIT_OK
-    for row in rows:
-        print(
-            f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}  {row.vendor_name}  {row.operation}  {row.status}  "
-            f"{row.imported} imported, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed  "
-            f"{row.duration_ms} ms  ({row.trigger}){'  ' + row.error if row.error else ''}"
-        )
-    return EXIT_OK
 
 
 if __name__ == "__main__":
