@@ -37,8 +37,8 @@ from .errors import (
     SchemaDriftError,
     TransientError,
 )
-from .parse import parse_shipments_page
-from .records import ShipmentPage
+from .parse import ParseError, parse_answer_result, parse_shipments_page, parse_tracking_result
+from .records import AnswerResult, Shipment, ShipmentPage, TrackingResult
 from .retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -338,6 +338,52 @@ class LetzshopClient:
                 raise MalformedResponseError("Letzshop returned the same page cursor twice")
             seen_cursors.add(cursor)
             after = cursor
+
+    # -- answers ------------------------------------------------------------------------------
+    #
+    # A mutation is sent exactly once per call: never retried here, because a repeat is only
+    # safe after reading back what the first one did. The fulfillment worker owns that decision.
+
+    async def answer_units(self, answers: dict[str, bool]) -> AnswerResult:
+        """Confirm (True) or decline (False) inventory units by id, in one ``confirmInventoryUnits``."""
+        variables = {
+            "input": {
+                "inventoryUnits": [
+                    {"inventoryUnitId": unit_id, "isAvailable": available} for unit_id, available in answers.items()
+                ]
+            }
+        }
+        data = await self.execute(documents.load("confirm_inventory_units"), variables, "ConfirmInventoryUnits")
+        return self._parsed(parse_answer_result, data, "ConfirmInventoryUnits")
+
+    async def set_tracking(self, shipment_id: str, code: str, provider: str) -> TrackingResult:
+        """Set a shipment's tracking number and carrier with ``setShipmentTracking``."""
+        variables = {"input": {"shipmentId": shipment_id, "code": code, "provider": provider}}
+        data = await self.execute(documents.load("set_shipment_tracking"), variables, "SetShipmentTracking")
+        return self._parsed(parse_tracking_result, data, "SetShipmentTracking")
+
+    @staticmethod
+    def _parsed(parse: Callable[[Any], Any], data: dict[str, Any], what: str) -> Any:
+        try:
+            return parse(data)
+        except ParseError as exc:
+            # The request did reach Letzshop: the caller must treat the outcome as unknown.
+            raise MalformedResponseError(f"{what}: {exc}") from None
+
+    async def find_shipment(
+        self, shipment_id: str, states: tuple[str, ...] = ("unconfirmed", "confirmed")
+    ) -> Shipment | None:
+        """Read one shipment back by id, or None if Letzshop lists it under none of ``states``.
+
+        Letzshop has no known query for a single shipment, so this pages through the lists;
+        it runs only when an answer's outcome is unknown.
+        """
+        for state in states:
+            async for page in self.iter_shipment_pages(state):
+                for shipment in page.shipments:
+                    if shipment.id == shipment_id:
+                        return shipment
+        return None
 
 
 def _bad_node_indexes(exc: GraphQLResponseError) -> dict[int, str] | None:

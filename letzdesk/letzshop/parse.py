@@ -16,7 +16,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from .errors import MalformedResponseError
-from .records import Address, InventoryUnit, PageInfo, Shipment, ShipmentPage
+from .records import (
+    Address,
+    AnswerResult,
+    InventoryUnit,
+    MutationProblem,
+    PageInfo,
+    Shipment,
+    ShipmentPage,
+    TrackingResult,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -247,3 +256,55 @@ def parse_shipments_page(data: Any, bad_nodes: dict[int, str] | None = None) -> 
             logger.warning("Skipping shipment %s: %s", node_id or f"#{index}", exc)
             failed.append((node_id, str(exc)))
     return ShipmentPage(tuple(shipments), page_info, tuple(failed))
+
+
+def parse_problems(value: Any) -> tuple[MutationProblem, ...]:
+    """A payload's ``errors`` list; null or missing means none."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ParseError("the payload's errors is not a list")
+    problems = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise ParseError("an entry of the payload's errors is not an object")
+        message = item.get("message")
+        problems.append(
+            MutationProblem(
+                message=str(message)[:500] if message else "Letzshop refused this without saying why.",
+                code=_text(item.get("code"), "error code"),
+                id=_text(item.get("id"), "error id"),
+            )
+        )
+    return tuple(problems)
+
+
+def parse_answer_result(data: Any) -> AnswerResult:
+    payload = _object(data.get("confirmInventoryUnits") if isinstance(data, dict) else None, "payload")
+    if payload is None:
+        raise ParseError("confirmInventoryUnits returned no payload")
+    units = payload.get("inventoryUnits") or []
+    if not isinstance(units, list):
+        raise ParseError("confirmInventoryUnits: inventoryUnits is not a list")
+    states: dict[str, str | None] = {}
+    for unit in units:
+        unit = _object(unit, "inventory unit")
+        unit_id = _text(unit.get("id") if unit else None, "unit id")
+        if unit is None or unit_id is None:
+            raise ParseError("confirmInventoryUnits: a unit without an id")
+        states[unit_id] = _text(unit.get("state"), "unit state")
+    return AnswerResult(states, parse_problems(payload.get("errors")))
+
+
+def parse_tracking_result(data: Any) -> TrackingResult:
+    payload = _object(data.get("setShipmentTracking") if isinstance(data, dict) else None, "payload")
+    if payload is None:
+        raise ParseError("setShipmentTracking returned no payload")
+    shipment = _object(payload.get("shipment"), "shipment") or {}
+    tracking = _object(shipment.get("tracking"), "tracking") or {}
+    return TrackingResult(
+        shipment_state=_text(shipment.get("state"), "shipment state"),
+        code=_text(tracking.get("code"), "tracking code"),
+        provider=_text(tracking.get("provider"), "tracking provider"),
+        problems=parse_problems(payload.get("errors")),
+    )

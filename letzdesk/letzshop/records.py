@@ -122,3 +122,30 @@ class ShipmentPage:
     shipments: tuple[Shipment, ...]
     page_info: PageInfo
     failed: tuple[tuple[str | None, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MutationProblem:
+    """One entry of a mutation payload's ``errors``: Letzshop refusing part of an answer."""
+
+    message: str
+    code: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    """What ``confirmInventoryUnits`` said: each named unit's state after the call, and refusals."""
+
+    states: dict[str, str | None]
+    problems: tuple[MutationProblem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingResult:
+    """What ``setShipmentTracking`` said. The tracking echoed here is not trusted (fact sheet §3.2)."""
+
+    shipment_state: str | None
+    code: str | None
+    provider: str | None
+    problems: tuple[MutationProblem, ...] = ()
