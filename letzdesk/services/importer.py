@@ -21,7 +21,7 @@ from ..letzshop.records import Address, Shipment, ShipmentPage
 from ..store import orders as order_store
 from ..store.db import Database
 from . import synclog
-from .status import derive_status
+from .status import derive_status, effective_state
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,18 @@ def _address(address: Address | None) -> dict[str, Any] | None:
 
 
 def shipment_rows(
-    shipment: Shipment, raw_json: str, raw_hash: str, local_tracking: str | None
+    shipment: Shipment,
+    raw_json: str,
+    raw_hash: str,
+    local_tracking: str | None,
+    answers: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The order row and unit rows for one shipment (remote columns only)."""
+    """The order row and unit rows for one shipment (remote columns only).
+
+    ``answers`` are the vendor's own answers still on their way: the derived status shows them
+    over a remote state that has not caught up, so a stale import never undoes an answer.
+    """
+    answers = answers or {}
     units = [
         {
             "unit_id": unit.id,
@@ -74,7 +83,7 @@ def shipment_rows(
         "order_number": shipment.order_number,
         "letzshop_state": shipment.state,
         "status": derive_status(
-            (u.state for u in shipment.units),
+            (effective_state(u.state, answers.get(u.id)) for u in shipment.units),
             has_tracking=bool(local_tracking or shipment.tracking_code),
             shipment_state=shipment.state,
         ),
@@ -118,7 +127,13 @@ def store_page(db: Database, vendor_id: int, page: ShipmentPage) -> PageCounts:
                 imported += 1
             else:
                 updated += 1
-            order, unit_rows = shipment_rows(shipment, raw_json, raw_hash, known.tracking_number if known else None)
+            order, unit_rows = shipment_rows(
+                shipment,
+                raw_json,
+                raw_hash,
+                known.tracking_number if known else None,
+                known.answers if known else None,
+            )
             orders.append(order)
             units[shipment_id] = unit_rows
         known = {sid: existing[sid].order_pk for sid in units if sid in existing}

@@ -31,3 +31,14 @@ def derive_status(
     if has_tracking or shipment_state == "shipped":
         return SHIPPED
     return CONFIRMED if accepted == len(states) else PARTIALLY_CONFIRMED
+
+
+def effective_state(state: str | None, answer: str | None) -> str | None:
+    """The vendor's queued or sent answer where Letzshop has none yet; otherwise Letzshop's state.
+
+    A stale import (Letzshop still saying unconfirmed) never hides an answer, and whatever
+    Letzshop says once it has one (returned, say) shows through.
+    """
+    if answer and state in (None, UNIT_UNCONFIRMED):
+        return answer
+    return state

@@ -1,4 +1,4 @@
-"""The tables of DESIGN.md §4 that exist so far.
+"""The tables of DESIGN.md §4.
 
 Remote fields (what Letzshop said) and local fields (what the vendor decided) live side by
 side; an import only ever writes the remote ones, plus the status derived from them.
@@ -51,6 +51,10 @@ class Credential(Base):
     #: When our documents were last validated against the live schema, and what did not match.
     schema_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     schema_drift: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Answers are queued but never sent (trying letzdesk on a real shop without touching it).
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: How many times an answer is sent before it fails for good and waits for a person.
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
 
     vendor: Mapped[Vendor] = relationship(back_populates="credential")
 
@@ -118,8 +122,52 @@ class InventoryUnit(Base):
     names: Mapped[dict[str, str] | None] = mapped_column(JSON)
     brand: Mapped[str | None] = mapped_column(String(200))
     price_cents: Mapped[int | None] = mapped_column(Integer)
+    #: The state the vendor asked for (confirmed_available or confirmed_unavailable) while it is
+    #: queued or after it was sent; ``state`` stays what Letzshop last said. Never touched by imports.
+    answer: Mapped[str | None] = mapped_column(String(50))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why the vendor declined; kept here only (Letzshop's mutation has no field for it).
+    decline_reason: Mapped[str | None] = mapped_column(Text)
 
     order: Mapped[Order] = relationship(back_populates="units")
+
+
+class FulfillmentTask(Base):
+    """The outbox: one answer to send to Letzshop, written with the local change it carries.
+
+    ``status`` moves pending -> in_flight -> done | failed, or to cancelled. ``verify`` is set
+    when a send may have reached Letzshop without us hearing the outcome (a timeout, a dropped
+    connection, a crash while in flight): the shipment is read back before anything is sent again.
+    """
+
+    __tablename__ = "fulfillment_tasks"
+    __table_args__ = (
+        Index("ix_tasks_vendor_status_due", "vendor_id", "status", "next_attempt_at"),
+        Index("ix_tasks_order", "order_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id", ondelete="CASCADE"))
+    order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    #: confirm, decline or tracking.
+    operation: Mapped[str] = mapped_column(String(20))
+    #: confirm/decline: {"units": [...], "reason": ...}; tracking: {"code": ..., "carrier": ...}.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    #: Sends that reached Letzshop or may have; waits for rate limits and an unreachable network do not count.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    #: Times the task was put back without a send (429, no network): drives the backoff with attempts.
+    waits: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verify: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship()
 
 
 class SyncLog(Base):

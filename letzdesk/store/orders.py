@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
 from typing import Any
@@ -61,6 +61,10 @@ _EXISTING = text(
     "SELECT shipment_id, id, raw_hash, tracking_number FROM orders "
     "WHERE vendor_id = :vendor_id AND shipment_id IN (SELECT value FROM json_each(:ids))"
 )
+_ANSWERS = text(
+    "SELECT order_pk, unit_id, answer FROM inventory_units "
+    "WHERE answer IS NOT NULL AND order_pk IN (SELECT value FROM json_each(:pks))"
+)
 
 
 @dataclass(frozen=True)
@@ -68,15 +72,22 @@ class Existing:
     order_pk: int
     raw_hash: str
     tracking_number: str | None
+    #: The vendor's answers per unit id, laid over Letzshop's states for the derived status.
+    answers: dict[str, str] = field(default_factory=dict)
 
 
 def existing_orders(conn: Connection, vendor_id: int, shipment_ids: Sequence[str]) -> dict[str, Existing]:
-    """What we already hold for these shipments: primary key, content hash, our tracking."""
+    """What we already hold for these shipments: primary key, content hash, our tracking and answers."""
     if not shipment_ids:
         return {}
     # One JSON parameter instead of an expanding IN list: the statement stays cached.
     rows = conn.execute(_EXISTING, {"vendor_id": vendor_id, "ids": json.dumps(list(shipment_ids))})
-    return {sid: Existing(pk, digest, tracking) for sid, pk, digest, tracking in rows}
+    found = {sid: Existing(pk, digest, tracking) for sid, pk, digest, tracking in rows}
+    if found:
+        by_pk = {existing.order_pk: existing for existing in found.values()}
+        for order_pk, unit_id, answer in conn.execute(_ANSWERS, {"pks": json.dumps(list(by_pk))}):
+            by_pk[order_pk].answers[unit_id] = answer
+    return found
 
 
 def upsert_orders(
@@ -164,7 +175,10 @@ def _compiled(kind: str) -> tuple[str, tuple[str, ...], tuple[Callable[[Any], An
     statement, table = (
         (_order_upsert(), Order.__table__) if kind.startswith("orders") else (_unit_upsert(), InventoryUnit.__table__)
     )
-    columns = [c.key for c in table.columns if c.key != "id" or kind == "orders+id"]
+    if kind == "units":  # the vendor's answer columns are never written by an import
+        columns = ["order_pk", "unit_id", *REMOTE_UNIT_COLUMNS]
+    else:
+        columns = [c.key for c in table.columns if c.key != "id" or kind == "orders+id"]
     dialect = sqlite.dialect(paramstyle="qmark")
     compiled = statement.compile(dialect=dialect, column_keys=columns)
     names = tuple(compiled.positiontup or ())
