@@ -7,8 +7,10 @@ import logging.handlers
 import time
 from dataclasses import dataclass
 
+from .services.answers import AnswerService
 from .services.importer import Importer
 from .services.vendors import VendorService
+from .services.worker import QueueWorker
 from .settings import Settings
 from .store.db import Database
 from .vault import Vault
@@ -23,8 +25,11 @@ class Services:
     vault: Vault
     vendors: VendorService
     importer: Importer
+    answers: AnswerService
+    worker: QueueWorker
 
     def close(self) -> None:
+        self.worker.stop()
         self.db.close()
 
 
@@ -65,7 +70,9 @@ def build(settings: Settings) -> Services:
     vault = Vault(settings.data_dir, use_keyring=settings.use_keyring, keyring_timeout=settings.keyring_timeout)
     vendors = VendorService(db, vault, settings)
     importer = Importer(db, vendors.client_for)
-    return Services(settings, db, vault, vendors, importer)
+    answers = AnswerService(db)
+    worker = QueueWorker(db, vendors, settings.data_dir)
+    return Services(settings, db, vault, vendors, importer, answers, worker)
 
 
 @dataclass

@@ -47,6 +47,8 @@ def order_to_dict(order: Order) -> dict[str, Any]:
                 "name": unit.name,
                 "brand": unit.brand,
                 "price": format_cents(unit.price_cents),
+                "answer": unit.answer,
+                "decline_reason": unit.decline_reason,
             }
             for unit in order.units
         ],

@@ -14,11 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from ..letzshop.client import DEFAULT_ENDPOINT, LetzshopClient, check_endpoint
 from ..settings import Settings
 from ..store.db import Database
-from ..store.models import Credential, InventoryUnit, Order, SyncLog, Vendor
+from ..store.models import Credential, FulfillmentTask, InventoryUnit, Order, SyncLog, Vendor
 from ..vault import PassphraseRequired, Vault, VaultError, mask
 
 _NAME = re.compile(r"^\w[\w .&'-]{0,99}$", re.UNICODE)
 MIN_INTERVAL, MAX_INTERVAL, DEFAULT_INTERVAL = 5, 1440, 30
+MIN_ATTEMPTS, MAX_ATTEMPTS, DEFAULT_ATTEMPTS = 1, 20, 3
 
 #: Carrier codes offered in the window; Letzshop's own list is not known, so any text is accepted.
 CARRIERS = ("post_lu", "dhl", "dpd", "gls", "ups", "fedex", "bpost", "colissimo", "other")
@@ -52,8 +53,11 @@ class VendorInfo:
     schema_drift: list[str] = field(default_factory=list)
     orders: int = 0
     pending: int = 0
-    #: Answers that failed for good; the fulfillment queue fills this in when it exists.
+    #: Answers that failed for good and wait for a person.
     failing_tasks: int = 0
+    #: Answers are queued but not sent.
+    dry_run: bool = False
+    max_attempts: int = DEFAULT_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ def validate(
     api_key: str | None = None,
     endpoint: str | None = None,
     interval_minutes: int | None = None,
+    max_attempts: int | None = None,
 ) -> dict[str, str]:
     """Messages per field for the values given (None means "not being changed")."""
     problems: dict[str, str] = {}
@@ -92,6 +97,8 @@ def validate(
             problems["endpoint"] = str(exc)
     if interval_minutes is not None and not MIN_INTERVAL <= interval_minutes <= MAX_INTERVAL:
         problems["interval_minutes"] = f"The sync interval is {MIN_INTERVAL} to {MAX_INTERVAL} minutes."
+    if max_attempts is not None and not MIN_ATTEMPTS <= max_attempts <= MAX_ATTEMPTS:
+        problems["max_attempts"] = f"An answer is tried {MIN_ATTEMPTS} to {MAX_ATTEMPTS} times."
     return problems
 
 
@@ -112,8 +119,12 @@ class VendorService:
         auto_sync: bool = False,
         interval_minutes: int = DEFAULT_INTERVAL,
         default_carrier: str | None = None,
+        dry_run: bool = False,
+        max_attempts: int = DEFAULT_ATTEMPTS,
     ) -> int:
-        problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
+        problems = validate(
+            name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes, max_attempts=max_attempts
+        )
         if problems:
             raise ValidationError(problems)
         try:
@@ -126,6 +137,8 @@ class VendorService:
                     auto_sync=auto_sync,
                     interval_minutes=interval_minutes,
                     default_carrier=(default_carrier or "").strip() or None,
+                    dry_run=dry_run,
+                    max_attempts=max_attempts,
                 )
                 session.add(vendor)
                 session.flush()
@@ -143,9 +156,13 @@ class VendorService:
         auto_sync: bool | None = None,
         interval_minutes: int | None = None,
         default_carrier: str | None = None,
+        dry_run: bool | None = None,
+        max_attempts: int | None = None,
     ) -> None:
         """Change what is given; a new key or endpoint clears the last schema check."""
-        problems = validate(name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes)
+        problems = validate(
+            name=name, api_key=api_key, endpoint=endpoint, interval_minutes=interval_minutes, max_attempts=max_attempts
+        )
         if problems:
             raise ValidationError(problems)
         lock = self.vault.locked() if api_key is not None else contextlib.nullcontext()
@@ -171,6 +188,10 @@ class VendorService:
                     cred.interval_minutes = interval_minutes
                 if default_carrier is not None:
                     cred.default_carrier = default_carrier.strip() or None
+                if dry_run is not None:
+                    cred.dry_run = dry_run
+                if max_attempts is not None:
+                    cred.max_attempts = max_attempts
         except IntegrityError:
             raise ValidationError({"name": f"A vendor named {(name or '').strip()!r} already exists."}) from None
 
@@ -262,6 +283,13 @@ class VendorService:
                     select(Order.vendor_id, func.count()).where(Order.status == "pending").group_by(Order.vendor_id)
                 ).all()
             )
+            failing = dict(
+                session.execute(
+                    select(FulfillmentTask.vendor_id, func.count())
+                    .where(FulfillmentTask.status == "failed")
+                    .group_by(FulfillmentTask.vendor_id)
+                ).all()
+            )
             rows = session.execute(select(Vendor, Credential).join(Credential).order_by(Vendor.name)).all()
             return [
                 VendorInfo(
@@ -279,6 +307,9 @@ class VendorService:
                     schema_drift=list(cred.schema_drift or []),
                     orders=counts.get(vendor.id, 0),
                     pending=pending.get(vendor.id, 0),
+                    failing_tasks=failing.get(vendor.id, 0),
+                    dry_run=cred.dry_run,
+                    max_attempts=cred.max_attempts,
                 )
                 for vendor, cred in rows
             ]

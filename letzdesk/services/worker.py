@@ -1,0 +1,466 @@
+"""The fulfillment worker: sends queued answers to Letzshop, one at a time per vendor.
+
+Each task is claimed (pending -> in flight) and committed before its mutation goes out, and
+its outcome is committed after, so a process killed at any point leaves a task that says
+"this may have been sent". Such a task, and any task whose send ended without an answer
+(timeout, dropped connection, 5xx), reads the shipment back before it is sent again: an
+answer Letzshop already has is marked done, never sent twice.
+
+Only one process per data folder sends (``queue.lock``): the window and a ``letzdesk queue
+--run`` started beside it would otherwise each take the other's in-flight task for a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import aliased, selectinload
+
+from ..letzshop.client import LetzshopClient
+from ..letzshop.errors import (
+    AuthError,
+    GraphQLResponseError,
+    MalformedResponseError,
+    RateLimitedError,
+    TransientError,
+)
+from ..store.db import Database
+from ..store.models import Credential, FulfillmentTask, Order, Vendor
+from ..store.types import utcnow
+from ..vault import VaultError
+from . import synclog
+from .answers import CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, TARGET, TRACKING, refresh_status
+from .vendors import VendorError, VendorService
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "queue.lock"
+
+
+@dataclass
+class Backoff:
+    """Delays between tries of one task: exponential with full jitter, Retry-After honoured."""
+
+    base: float = 5.0
+    cap: float = 900.0
+    #: The longest Retry-After obeyed; the queue is durable, so it may wait longer than a page read.
+    retry_after_cap: float = 900.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, tries: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.retry_after_cap)
+        return self.rng.uniform(0, min(self.cap, self.base * 2 ** max(tries - 1, 0)))
+
+
+@dataclass
+class DrainReport:
+    """What one drain did, per task outcome; ``held`` says why a vendor sent nothing."""
+
+    done: int = 0
+    failed: int = 0
+    retrying: int = 0
+    held: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    #: Another process holds this data folder's queue; nothing was sent from here.
+    busy: bool = False
+
+    def merge(self, other: DrainReport) -> None:
+        self.done += other.done
+        self.failed += other.failed
+        self.retrying += other.retrying
+        self.held.update(other.held)
+        self.errors += other.errors
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A claimed task, copied out of its session."""
+
+    id: int
+    vendor_id: int
+    order_pk: int
+    shipment_id: str
+    shipment_number: str | None
+    operation: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    waits: int
+    verify: bool
+
+
+@dataclass
+class _Outcome:
+    """How a claimed task ends this round; applied in one transaction by ``_finish``."""
+
+    status: str
+    sent: bool = False
+    verify: bool = False
+    delay: float = 0.0
+    error: str | None = None
+    response: dict[str, Any] | None = None
+    unit_states: dict[str, str | None] = field(default_factory=dict)
+    shipment_state: str | None = None
+    remote_tracking: tuple[str | None, str | None] | None = None
+    #: Stop sending for this vendor for now (rate limit, no network, key refused).
+    pause: bool = False
+
+
+class QueueWorker:
+    def __init__(
+        self,
+        db: Database,
+        vendors: VendorService,
+        data_dir: Path,
+        *,
+        client_for: Callable[[int], LetzshopClient] | None = None,
+        backoff: Backoff | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.db = db
+        self.vendors = vendors
+        self.client_for = client_for or vendors.client_for
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self.sleep = sleep
+        # Protects the right to send for this data folder, across processes (see module docstring).
+        self._lock = FileLock(Path(data_dir) / LOCK_NAME, thread_local=False)
+
+    # -- ownership ----------------------------------------------------------------------------
+
+    @property
+    def owner(self) -> bool:
+        return self._lock.is_locked
+
+    def start(self) -> bool:
+        """Become the sender for this data folder if no other process is; recover crashed tasks."""
+        if self._lock.is_locked:
+            return True
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            logger.info("Another letzdesk process is sending answers for this data folder")
+            return False
+        recovered = self.recover()
+        if recovered:
+            logger.warning("%d answer(s) were being sent when letzdesk stopped; they will be checked first", recovered)
+        return True
+
+    def stop(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release(force=True)
+
+    def recover(self) -> int:
+        """In-flight tasks of a process that died go back to pending, to be read back before any resend."""
+        with self.db.writing() as conn:
+            result = conn.execute(
+                update(FulfillmentTask)
+                .where(FulfillmentTask.status == IN_FLIGHT)
+                .values(status=PENDING, verify=True, updated_at=self.clock())
+            )
+        return result.rowcount or 0
+
+    # -- draining -----------------------------------------------------------------------------
+
+    async def drain(
+        self, vendor_ids: Iterable[int] | None = None, *, wait: float = 0.0, trigger: str = "user"
+    ) -> DrainReport:
+        """Send every due task, vendors in parallel. ``wait`` > 0 also waits for retries due within it."""
+        report = DrainReport()
+        if not self.start():
+            report.busy = True
+            return report
+        wanted = await asyncio.to_thread(self._vendors_with_work, None if vendor_ids is None else list(vendor_ids))
+        deadline = asyncio.get_running_loop().time() + wait
+        async with asyncio.TaskGroup() as group:
+            runs = [group.create_task(self._drain_vendor(v, name, deadline, trigger)) for v, name in wanted]
+        for run in runs:
+            report.merge(run.result())
+        return report
+
+    def _vendors_with_work(self, vendor_ids: list[int] | None) -> list[tuple[int, str]]:
+        query = (
+            select(Vendor.id, Vendor.name)
+            .where(exists().where(FulfillmentTask.vendor_id == Vendor.id, FulfillmentTask.status == PENDING))
+            .order_by(Vendor.name)
+        )
+        if vendor_ids is not None:
+            query = query.where(Vendor.id.in_(vendor_ids))
+        with self.db.session() as session:
+            return [(row.id, row.name) for row in session.execute(query)]
+
+    async def _drain_vendor(self, vendor_id: int, name: str, deadline: float, trigger: str) -> DrainReport:
+        report = DrainReport()
+        held = await asyncio.to_thread(self._held_reason, vendor_id)
+        if held:
+            report.held[name] = held
+            return report
+        try:
+            client = self.client_for(vendor_id)
+        except (VendorError, VaultError) as exc:  # the vendor's key or settings cannot be used
+            report.held[name] = str(exc)
+            return report
+        run = synclog.SyncRun(vendor_id, name, "send answers", "outbound", trigger)
+        loop = asyncio.get_running_loop()
+        async with client:
+            while True:
+                claim = await asyncio.to_thread(self._claim, vendor_id)
+                if claim is None:
+                    due = await asyncio.to_thread(self._next_due, vendor_id)
+                    if due is None or loop.time() + due > deadline:
+                        break
+                    await self.sleep(max(due, 0.0))
+                    continue
+                outcome = await self._run(client, claim)
+                await asyncio.to_thread(self._finish, claim, outcome)
+                self._count(report, run, claim, outcome, name)
+                if outcome.pause:
+                    if loop.time() + outcome.delay > deadline:
+                        break
+                    await self.sleep(outcome.delay)
+        if run.processed or run.error:
+            await asyncio.to_thread(synclog.record, self.db, run)
+        return report
+
+    def _count(self, report: DrainReport, run: synclog.SyncRun, claim: _Claim, outcome: _Outcome, name: str) -> None:
+        what = f"{claim.operation} {claim.shipment_number}"
+        if outcome.status == DONE:
+            report.done += 1
+            run.updated += 1
+        elif outcome.status == FAILED:
+            report.failed += 1
+            run.failed += 1
+            run.details.append({"task": claim.id, "shipment": claim.shipment_number, "error": outcome.error})
+            report.errors.append(f"{name}: {what}: {outcome.error}")
+        else:
+            report.retrying += 1
+            if outcome.error:
+                run.error = outcome.error
+
+    def _held_reason(self, vendor_id: int) -> str | None:
+        with self.db.session() as session:
+            dry_run = session.scalar(select(Credential.dry_run).where(Credential.vendor_id == vendor_id))
+        if dry_run:
+            return "Dry run: answers are queued but not sent."
+        return self.vendors.answers_on_hold(vendor_id)
+
+    def _claim(self, vendor_id: int) -> _Claim | None:
+        """The oldest due task of the vendor whose order has no earlier answer still open."""
+        earlier = aliased(FulfillmentTask)
+        blocked = exists().where(
+            earlier.order_pk == FulfillmentTask.order_pk,
+            earlier.id < FulfillmentTask.id,
+            earlier.status.in_((PENDING, IN_FLIGHT)),
+        )
+        now = self.clock()
+        with self.db.write_session() as session:
+            row = session.execute(
+                select(FulfillmentTask, Order.shipment_id, Order.shipment_number)
+                .join(Order, Order.id == FulfillmentTask.order_pk)
+                .where(
+                    FulfillmentTask.vendor_id == vendor_id,
+                    FulfillmentTask.status == PENDING,
+                    FulfillmentTask.next_attempt_at <= now,
+                    ~blocked,
+                )
+                .order_by(FulfillmentTask.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            task, shipment_id, shipment_number = row
+            task.status = IN_FLIGHT
+            task.updated_at = now
+            return _Claim(
+                task.id,
+                task.vendor_id,
+                task.order_pk,
+                shipment_id,
+                shipment_number,
+                task.operation,
+                dict(task.payload),
+                task.attempts,
+                task.max_attempts,
+                task.waits,
+                task.verify,
+            )
+
+    def _next_due(self, vendor_id: int) -> float | None:
+        """Seconds until the vendor's next pending task is due, or None if there is none."""
+        with self.db.session() as session:
+            due = session.scalar(
+                select(func.min(FulfillmentTask.next_attempt_at)).where(
+                    FulfillmentTask.vendor_id == vendor_id, FulfillmentTask.status == PENDING
+                )
+            )
+        return None if due is None else (due - self.clock()).total_seconds()
+
+    # -- one task -----------------------------------------------------------------------------
+
+    async def _run(self, client: LetzshopClient, claim: _Claim) -> _Outcome:
+        sent = False
+        try:
+            if claim.verify:
+                outcome = await self._verify(client, claim)
+                if outcome is not None:
+                    return outcome
+            if claim.attempts >= claim.max_attempts:
+                return _Outcome(FAILED, error=f"Gave up after {claim.attempts} attempts.")
+            sent = True
+            if claim.operation == TRACKING:
+                return await self._send_tracking(client, claim)
+            return await self._send_answer(client, claim)
+        except asyncio.CancelledError:
+            # Quitting mid-send: the outcome is unknown, so read back before the next send.
+            await asyncio.to_thread(self._finish, claim, _Outcome(PENDING, sent=sent, verify=True))
+            raise
+        except AuthError as exc:
+            return self._later(claim, exc, sent=sent, pause=True)
+        except RateLimitedError as exc:
+            return self._later(claim, exc, sent=False, pause=True, retry_after=exc.retry_after)
+        except TransientError as exc:
+            # Not sent at all (no connection): a wait, not an attempt, and the vendor pauses.
+            if not exc.sent:
+                return self._later(claim, exc, sent=False, pause=True)
+            return self._later(claim, exc, sent=sent, verify=True)
+        except MalformedResponseError as exc:
+            return self._later(claim, exc, sent=sent, verify=sent)
+        except GraphQLResponseError as exc:
+            if not sent:  # the read-back itself was refused; the answer may still be fine
+                return self._later(claim, exc, sent=False, pause=True)
+            return _Outcome(FAILED, sent=True, error=f"{exc.user_message} ({exc})")
+        except Exception as exc:
+            logger.exception("Task %d crashed", claim.id)
+            return self._later(claim, exc, sent=sent, verify=True, pause=True)
+
+    def _later(
+        self,
+        claim: _Claim,
+        exc: BaseException,
+        *,
+        sent: bool,
+        verify: bool = False,
+        pause: bool = False,
+        retry_after: float | None = None,
+    ) -> _Outcome:
+        tries = claim.attempts + claim.waits + 1
+        delay = self.backoff.delay(tries, retry_after)
+        words = getattr(exc, "user_message", None) or "An unexpected error happened."
+        logger.info("Task %d (%s) will be retried in %.1f s: %s", claim.id, claim.operation, delay, exc)
+        return _Outcome(PENDING, sent=sent, verify=verify or claim.verify, delay=delay, error=words, pause=pause)
+
+    async def _verify(self, client: LetzshopClient, claim: _Claim) -> _Outcome | None:
+        """Read the shipment back; an outcome if the answer is already there (or can never be)."""
+        shipment = await client.find_shipment(claim.shipment_id)
+        if shipment is None:
+            return None
+        states = {unit.id: unit.state for unit in shipment.units}
+        if claim.operation == TRACKING:
+            if shipment.tracking_code == claim.payload["code"]:
+                logger.info("Task %d: tracking already on Letzshop; not sent again", claim.id)
+                return _Outcome(DONE, response={"read_back": True}, unit_states=states, shipment_state=shipment.state)
+            return None
+        target = TARGET[claim.operation]
+        units = claim.payload.get("units", [])
+        if all(states.get(unit) == target for unit in units):
+            logger.info("Task %d: answer already on Letzshop; not sent again", claim.id)
+            return _Outcome(DONE, response={"read_back": True}, unit_states=states, shipment_state=shipment.state)
+        other = [u for u in units if states.get(u) not in (None, "unconfirmed", target)]
+        if other:
+            return _Outcome(
+                FAILED,
+                error=f"Letzshop already has another answer for {len(other)} item(s).",
+                unit_states=states,
+                shipment_state=shipment.state,
+            )
+        return None
+
+    async def _send_answer(self, client: LetzshopClient, claim: _Claim) -> _Outcome:
+        target = TARGET[claim.operation]
+        units = claim.payload.get("units", [])
+        result = await client.answer_units({unit: target == "confirmed_available" for unit in units})
+        states = {unit: result.states.get(unit, target if not result.problems else None) for unit in units}
+        response = {
+            "states": result.states,
+            "errors": [{"id": p.id, "code": p.code, "message": p.message} for p in result.problems],
+        }
+        reached = [unit for unit in units if states[unit] == target]
+        if len(reached) == len(units):
+            return _Outcome(DONE, sent=True, response=response, unit_states=states)
+        message = "; ".join(p.message for p in result.problems) or "Letzshop did not take the answer for every item."
+        return _Outcome(FAILED, sent=True, error=message, response=response, unit_states=states)
+
+    async def _send_tracking(self, client: LetzshopClient, claim: _Claim) -> _Outcome:
+        result = await client.set_tracking(claim.shipment_id, claim.payload["code"], claim.payload["carrier"])
+        response = {
+            "state": result.shipment_state,
+            "tracking": {"code": result.code, "provider": result.provider},
+            "errors": [{"code": p.code, "message": p.message} for p in result.problems],
+        }
+        if result.problems:
+            return _Outcome(FAILED, sent=True, error="; ".join(p.message for p in result.problems), response=response)
+        return _Outcome(
+            DONE,
+            sent=True,
+            response=response,
+            shipment_state=result.shipment_state,
+            remote_tracking=(result.code, result.provider),
+        )
+
+    # -- recording the outcome ----------------------------------------------------------------
+
+    def _finish(self, claim: _Claim, outcome: _Outcome) -> None:
+        """Commit the outcome and the local state it implies, in one transaction."""
+        now = self.clock()
+        with self.db.write_session() as session:
+            task = session.get(FulfillmentTask, claim.id)
+            if task is None or task.status == CANCELLED:  # the vendor was removed meanwhile
+                return
+            order = session.get(Order, claim.order_pk, options=[selectinload(Order.units)])
+            task.status = outcome.status
+            task.attempts += int(outcome.sent)
+            task.waits += int(outcome.status == PENDING and not outcome.sent)
+            task.verify = outcome.verify if outcome.status == PENDING else False
+            task.updated_at = now
+            if outcome.error is not None:
+                task.last_error = outcome.error
+            if outcome.response is not None:
+                task.response = outcome.response
+            if outcome.status == PENDING:
+                task.next_attempt_at = now + timedelta(seconds=outcome.delay)
+                if task.attempts >= task.max_attempts and not task.verify:
+                    task.status = FAILED
+                    task.finished_at = now
+            else:
+                task.finished_at = now
+            if order is not None:
+                self._apply(order, task, outcome)
+
+    @staticmethod
+    def _apply(order: Order, task: FulfillmentTask, outcome: _Outcome) -> None:
+        units = {unit.unit_id: unit for unit in order.units}
+        for unit_id, state in outcome.unit_states.items():
+            if unit_id in units and state is not None:
+                units[unit_id].state = state
+        if outcome.shipment_state:
+            order.letzshop_state = outcome.shipment_state
+        if outcome.remote_tracking is not None:
+            order.remote_tracking_number, order.remote_tracking_carrier = outcome.remote_tracking
+        if task.status == FAILED and task.operation in TARGET:
+            # Items Letzshop did not take are open again; the failed task keeps the answer.
+            for unit_id in task.payload.get("units", ()):
+                unit = units.get(unit_id)
+                if unit is not None and unit.state != TARGET[task.operation]:
+                    unit.answer = None
+        refresh_status(order)
