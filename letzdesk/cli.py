@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, cli_answers
 from . import cli_commands as commands
 from .cli_commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from .letzshop.client import DEFAULT_ENDPOINT
@@ -36,6 +36,22 @@ def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool = Tru
         help="auto-sync interval, 5 to 1440 minutes (default: 30)",
     )
     parser.add_argument("--carrier", default=None, help="default carrier code for tracking numbers")
+    dry = parser.add_mutually_exclusive_group()
+    dry.add_argument(
+        "--dry-run",
+        dest="dry_run",
+        action="store_true",
+        default=False if defaults else None,
+        help="queue answers but never send them to Letzshop",
+    )
+    dry.add_argument("--no-dry-run", dest="dry_run", action="store_false")
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        metavar="N",
+        default=3 if defaults else None,
+        help="times an answer is sent before it fails and waits for you, 1 to 20 (default: 3)",
+    )
 
 
 def _data_dir_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -67,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--seed", type=int, default=1, help="the same seed gives the same orders (default: 1)")
     sandbox.add_argument(
         "--drift", action="store_true", help="serve a slightly changed schema, to see letzdesk's schema check at work"
+    )
+    sandbox.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="make calls fail on purpose, e.g. rate=0.33,kinds=429:1+5xx:1+drop:1,latency=0.05-0.2,seed=3",
     )
     sandbox.add_argument(
         "--api-key",
@@ -123,8 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     orders = commands.add_parser("orders", help="list a vendor's orders")
     orders.add_argument("name")
+    orders.add_argument("order", nargs="?", help="show this order or shipment with its numbered items")
     orders.add_argument("--json", action="store_true")
     _data_dir_option(orders, top=False)
+
+    cli_answers.add_parsers(commands, _data_dir_option)
 
     logs = commands.add_parser("logs", help="show the sync log")
     logs.add_argument("name", nargs="?")
@@ -147,6 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 0 <= args.port <= 65535:
             print(f"letzdesk: port {args.port} is not a number from 0 to 65535", file=sys.stderr)
             return EXIT_USAGE
+        from .sandbox.faults import parse_faults
+
+        try:
+            faults = parse_faults(args.faults) if args.faults else None
+        except ValueError as exc:
+            print(f"letzdesk: --faults: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         try:
             run(
                 args.host,
@@ -155,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.seed,
                 args.api_key or os.environ.get("LETZDESK_SANDBOX_KEY"),
                 drift=args.drift,
+                faults=faults,
             )
         except RuntimeError as exc:  # the port is taken, or the address is not this machine's
             print(f"letzdesk: {exc}", file=sys.stderr)
@@ -202,8 +234,14 @@ def _run_command(args: argparse.Namespace) -> int:
             "orders": commands.orders_command,
             "logs": commands.logs_command,
             "keys": commands.keys_command,
+            "confirm": cli_answers.answer_command,
+            "decline": cli_answers.answer_command,
+            "tracking": cli_answers.answer_command,
+            "queue": cli_answers.queue_command,
         }[args.command]
         return handler(services, args)
+    except BrokenPipeError:
+        raise  # main() ends quietly when the reader of our output went away
     except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
         return getattr(exc, "code", EXIT_FAILED)

@@ -57,6 +57,8 @@ def vendor_command(services: Any, args: argparse.Namespace) -> int:
             auto_sync=args.auto_sync,
             interval_minutes=args.interval,
             default_carrier=args.carrier,
+            dry_run=args.dry_run,
+            max_attempts=args.max_attempts,
         )
         print(
             f"Added vendor {args.name} ({args.endpoint}); key stored encrypted, master key in "
@@ -73,6 +75,8 @@ def vendor_command(services: Any, args: argparse.Namespace) -> int:
             auto_sync=args.auto_sync,
             interval_minutes=args.interval,
             default_carrier=args.carrier,
+            dry_run=args.dry_run,
+            max_attempts=args.max_attempts,
         )
         print(f"Changed vendor {args.rename or args.name}.")
         return EXIT_OK
@@ -191,8 +195,15 @@ def orders_command(services: Any, args: argparse.Namespace) -> int:
 
     vendor = services.vendors.get(args.name)
     orders = orders_for(services.db, vendor.id)
+    if args.order:
+        pk = services.answers.find_order(vendor.id, args.order)
+        orders = [order for order in orders if order.id == pk]
+    writeback = services.answers.writeback([order.id for order in orders] if args.order else None)
     if args.json:
-        print_json([order_to_dict(order) for order in orders])
+        print_json([_with_writeback(order_to_dict(order), writeback.get(order.id)) for order in orders])
+        return EXIT_OK
+    if args.order:
+        _print_order(orders[0], writeback.get(orders[0].id))
         return EXIT_OK
     for order in orders:
         when = order.completed_at.astimezone().strftime("%Y-%m-%d %H:%M") if order.completed_at else "?"
@@ -202,6 +213,31 @@ def orders_command(services: Any, args: argparse.Namespace) -> int:
             f"{format_cents(order.total_cents) or '':>9} {order.currency}  {order.status}"
         )
     return EXIT_OK
+
+
+def _with_writeback(row: dict[str, Any], writeback: Any) -> dict[str, Any]:
+    row["letzshop"] = {"state": writeback.state, "text": writeback.text} if writeback else None
+    return row
+
+
+def _print_order(order: Any, writeback: Any) -> None:
+    from .services.orders import format_cents
+    from .services.status import effective_state
+
+    print(f"Order {order.order_number}  shipment {order.shipment_number}  {order.status}")
+    print(f"  {order.customer_name or ''} <{order.customer_email or ''}>")
+    if order.tracking_number:
+        print(f"  tracking {order.tracking_number} ({order.tracking_carrier or 'no carrier'})")
+    if writeback:
+        print(f"  Letzshop: {writeback.text}")
+    for number, unit in enumerate(order.units, 1):
+        state = effective_state(unit.state, unit.answer) or "?"
+        queued = " (not yet on Letzshop)" if state != unit.state else ""
+        reason = f"  reason: {unit.decline_reason}" if unit.decline_reason else ""
+        print(
+            f"  {number:>2}. {(unit.name or unit.sku or '')[:40]:<40} {format_cents(unit.price_cents) or '':>8}  "
+            f"{state}{queued}{reason}   id {unit.unit_id}"
+        )
 
 
 def _items(count: int) -> str:
@@ -236,9 +272,13 @@ def logs_command(services: Any, args: argparse.Namespace) -> int:
         print_json([{name: getattr(row, name) for name in columns} for row in rows])
         return EXIT_OK
     for row in rows:
+        if row.direction == "outbound":
+            counts = f"{row.updated} sent, {row.failed} failed"
+        else:
+            counts = f"{row.imported} imported, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed"
         print(
             f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}  {row.vendor_name}  {row.operation}  {row.status}  "
-            f"{row.imported} imported, {row.updated} updated, {row.unchanged} unchanged, {row.failed} failed  "
+            f"{counts}  "
             f"{row.duration_ms} ms  ({row.trigger}){'  ' + row.error if row.error else ''}"
         )
     return EXIT_OK

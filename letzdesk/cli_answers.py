@@ -1,0 +1,201 @@
+"""Command-line answers: confirm, decline, tracking, and the queue that sends them.
+
+An answer is queued first (it is safe from then on), then sent once at once; whatever cannot
+be sent now waits in the queue for ``letzdesk queue NAME --run`` or the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from .cli_commands import EXIT_FAILED, EXIT_OK, CommandError, _items, print_json
+from .services.answers import ACTIVE, FAILED, Queued, TaskView
+from .services.worker import DrainReport
+
+_STATE_WORDS = {
+    "pending": "waiting",
+    "in_flight": "sending",
+    "done": "done",
+    "failed": "FAILED",
+    "cancelled": "cancelled",
+}
+
+
+def add_parsers(commands: Any, data_dir_option: Any) -> None:
+    confirm = commands.add_parser("confirm", help="confirm items of an order (all open items when none are named)")
+    confirm.add_argument("name", help="vendor")
+    confirm.add_argument("order", help="order or shipment number")
+    confirm.add_argument("units", nargs="*", metavar="UNIT", help="item ids, or item numbers 1, 2, … as listed")
+    decline = commands.add_parser("decline", help="decline items of an order (all open items when none are named)")
+    decline.add_argument("name", help="vendor")
+    decline.add_argument("order", help="order or shipment number")
+    decline.add_argument("units", nargs="*", metavar="UNIT", help="item ids, or item numbers 1, 2, … as listed")
+    decline.add_argument("--reason", required=True, help="why (kept in letzdesk; Letzshop's answer has no reason)")
+    tracking = commands.add_parser("tracking", help="set the tracking number of an order with confirmed items")
+    tracking.add_argument("name", help="vendor")
+    tracking.add_argument("order", help="order or shipment number")
+    tracking.add_argument("number", help="tracking number (spaces are removed, letters made upper case)")
+    tracking.add_argument("--carrier", help="carrier code (default: the vendor's default carrier)")
+    queue = commands.add_parser("queue", help="list the answers waiting for Letzshop, or send them")
+    queue.add_argument("name", nargs="?", help="only this vendor")
+    queue.add_argument("--run", action="store_true", help="send every answer that is due")
+    queue.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --run, also wait for retries that fall due within this many seconds",
+    )
+    queue.add_argument("--all", action="store_true", help="include done and cancelled answers")
+    queue.add_argument("--json", action="store_true")
+    for sub in (confirm, decline, tracking, queue):
+        data_dir_option(sub, top=False)
+
+
+def answer_command(services: Any, args: argparse.Namespace) -> int:
+    vendor = services.vendors.get(args.name)
+    order_pk = services.answers.find_order(vendor.id, args.order)
+    if args.command == "tracking":
+        queued = services.answers.set_tracking(vendor.id, order_pk, args.number, args.carrier)
+        what = "Tracking"
+    else:
+        units = _unit_ids(services, order_pk, args.units) if args.units else None
+        if args.command == "confirm":
+            queued = services.answers.confirm(vendor.id, order_pk, units)
+        else:
+            queued = services.answers.decline(vendor.id, order_pk, units, args.reason)
+        what = f"{args.command.capitalize()} of {_items(len(queued.units))}"
+    if queued.task_id is None:
+        print(_nothing_to_send(args.command, queued))
+        return EXIT_OK
+
+    report = asyncio.run(services.worker.drain([vendor.id], trigger="cli"))
+    task = next(t for t in services.answers.tasks(vendor.id, order_pk=order_pk) if t.id == queued.task_id)
+    return _said(what, args.order, task, report)
+
+
+def _unit_ids(services: Any, order_pk: int, given: list[str]) -> list[str]:
+    """Item ids as given, or 1-based item numbers as `letzdesk orders` lists them."""
+    from .services.answers import AnswerError
+    from .store.models import InventoryUnit
+
+    with services.db.session() as session:
+        ids = [
+            unit_id
+            for (unit_id,) in session.query(InventoryUnit.unit_id)
+            .filter(InventoryUnit.order_pk == order_pk)
+            .order_by(InventoryUnit.position)
+        ]
+    chosen = []
+    for value in given:
+        if value in ids:
+            chosen.append(value)
+        elif value.isdigit() and 1 <= int(value) <= len(ids):
+            chosen.append(ids[int(value) - 1])
+        else:
+            raise AnswerError(f"This order has no item {value!r}; it has items 1 to {len(ids)}.")
+    return chosen
+
+
+def _nothing_to_send(command: str, queued: Queued) -> str:
+    if command == "tracking":
+        return "This tracking number was already sent; nothing to do."
+    done = "confirmed" if command == "confirm" else "declined"
+    if not queued.unchanged:
+        return f"Nothing to {command}: every item of this order already has an answer."
+    return f"Nothing to send: {_items(len(queued.unchanged))} already {done} or on the way."
+
+
+def _said(what: str, order: str, task: TaskView, report: DrainReport) -> int:
+    if task.status == "done":
+        print(f"{what} for order {order} sent to Letzshop.")
+        return EXIT_OK
+    if task.status == FAILED:
+        print(f"letzdesk: Letzshop did not take the answer for order {order}: {task.last_error}", file=sys.stderr)
+        return EXIT_FAILED
+    why = (
+        "another letzdesk is sending answers for this data folder"
+        if report.busy
+        else next(iter(report.held.values()), None) or task.last_error or "it is waiting its turn"
+    )
+    print(f"{what} for order {order} is queued, not sent yet: {why}. Send it later with: letzdesk queue --run")
+    return EXIT_OK
+
+
+def queue_command(services: Any, args: argparse.Namespace) -> int:
+    vendor_id = services.vendors.get(args.name).id if args.name else None
+    report = None
+    if args.run:
+        if args.wait < 0:
+            raise CommandError("--wait is a number of seconds, 0 or more")
+        report = asyncio.run(
+            services.worker.drain(None if vendor_id is None else [vendor_id], wait=args.wait, trigger="cli")
+        )
+    statuses = None if args.all else (*ACTIVE, FAILED)
+    tasks = services.answers.tasks(vendor_id, statuses)
+    if args.json:
+        result: dict[str, Any] = {"tasks": [_task_dict(task) for task in tasks]}
+        if report is not None:
+            result["run"] = {
+                "done": report.done,
+                "failed": report.failed,
+                "retrying": report.retrying,
+                "held": report.held,
+                "busy": report.busy,
+            }
+        print_json(result)
+    else:
+        if report is not None:
+            _print_report(report)
+        for task in tasks:
+            print(_task_line(task))
+        if not tasks:
+            print("The queue is empty." if args.all else "No answer is waiting or failed.")
+    return EXIT_FAILED if report is not None and report.failed else EXIT_OK
+
+
+def _print_report(report: DrainReport) -> None:
+    if report.busy:
+        print("Another letzdesk window or command is sending answers for this data folder; nothing sent from here.")
+        return
+    print(f"Sent {report.done}, failed {report.failed}, to retry {report.retrying}.")
+    for vendor, reason in report.held.items():
+        print(f"{vendor}: not sent: {reason}")
+    for error in report.errors:
+        print(f"  {error}")
+
+
+def _task_line(task: TaskView) -> str:
+    state = _STATE_WORDS.get(task.status, task.status)
+    if task.status == "pending" and task.dry_run:
+        state = "held (dry run)"
+    when = ""
+    if task.status == "pending" and (task.attempts or task.verify or task.last_error):
+        when = f" next {task.next_attempt_at.astimezone():%H:%M:%S}"
+    error = f"  {task.last_error}" if task.last_error and task.status != "done" else ""
+    return (
+        f"#{task.id:<5} {task.vendor_name:<16} {task.order_number or task.shipment_number or '?':<12} "
+        f"{task.summary:<28} {state:<9} {task.attempts}/{task.max_attempts}{when}{error}"
+    )
+
+
+def _task_dict(task: TaskView) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "vendor": task.vendor_name,
+        "order_number": task.order_number,
+        "shipment_number": task.shipment_number,
+        "operation": task.operation,
+        "payload": task.payload,
+        "status": task.status,
+        "attempts": task.attempts,
+        "max_attempts": task.max_attempts,
+        "next_attempt_at": task.next_attempt_at,
+        "last_error": task.last_error,
+        "created_at": task.created_at,
+        "finished_at": task.finished_at,
+        "dry_run": task.dry_run,
+    }
