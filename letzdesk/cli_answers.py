@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli_commands import EXIT_FAILED, EXIT_OK, CommandError, _items, print_json
-from .services.answers import ACTIVE, FAILED, Queued, TaskView
-from .services.worker import DrainReport
+
+if TYPE_CHECKING:  # the services load SQLAlchemy: only when a command runs, not for --help
+    from .services.answers import Queued, TaskView
+    from .services.worker import DrainReport
 
 _STATE_WORDS = {
     "pending": "waiting",
@@ -113,7 +115,7 @@ def _said(what: str, order: str, task: TaskView, report: DrainReport) -> int:
     if task.status == "done":
         print(f"{what} for order {order} sent to Letzshop.")
         return EXIT_OK
-    if task.status == FAILED:
+    if task.status == "failed":
         print(f"letzdesk: Letzshop did not take the answer for order {order}: {task.last_error}", file=sys.stderr)
         return EXIT_FAILED
     why = (
@@ -134,7 +136,7 @@ def queue_command(services: Any, args: argparse.Namespace) -> int:
         report = asyncio.run(
             services.worker.drain(None if vendor_id is None else [vendor_id], wait=args.wait, trigger="cli")
         )
-    statuses = None if args.all else (*ACTIVE, FAILED)
+    statuses = None if args.all else ("pending", "in_flight", "failed")
     tasks = services.answers.tasks(vendor_id, statuses)
     if args.json:
         result: dict[str, Any] = {"tasks": [_task_dict(task) for task in tasks]}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import aliased, selectinload
 
 from ..letzshop.client import LetzshopClient
@@ -50,7 +50,7 @@ LOCK_NAME = "queue.lock"
 class Backoff:
     """Delays between tries of one task: exponential with full jitter, Retry-After honoured."""
 
-    base: float = 5.0
+    base: float = 30.0
     cap: float = 900.0
     #: The longest Retry-After obeyed; the queue is durable, so it may wait longer than a page read.
     retry_after_cap: float = 900.0
@@ -256,13 +256,11 @@ class QueueWorker:
         return self.vendors.answers_on_hold(vendor_id)
 
     def _claim(self, vendor_id: int) -> _Claim | None:
-        """The oldest due task of the vendor whose order has no earlier answer still open."""
-        earlier = aliased(FulfillmentTask)
-        blocked = exists().where(
-            earlier.order_pk == FulfillmentTask.order_pk,
-            earlier.id < FulfillmentTask.id,
-            earlier.status.in_((PENDING, IN_FLIGHT)),
-        )
+        """The oldest due task of the vendor whose order has no earlier task still open or failed.
+
+        An order's tasks go out in the order they were made: tracking waits for the answers
+        before it, and a failed answer holds what follows until the vendor retries or cancels it.
+        """
         now = self.clock()
         with self.db.write_session() as session:
             row = session.execute(
@@ -272,7 +270,7 @@ class QueueWorker:
                     FulfillmentTask.vendor_id == vendor_id,
                     FulfillmentTask.status == PENDING,
                     FulfillmentTask.next_attempt_at <= now,
-                    ~blocked,
+                    _ready(),
                 )
                 .order_by(FulfillmentTask.id)
                 .limit(1)
@@ -297,11 +295,11 @@ class QueueWorker:
             )
 
     def _next_due(self, vendor_id: int) -> float | None:
-        """Seconds until the vendor's next pending task is due, or None if there is none."""
+        """Seconds until the vendor's next sendable task is due, or None if there is none."""
         with self.db.session() as session:
             due = session.scalar(
                 select(func.min(FulfillmentTask.next_attempt_at)).where(
-                    FulfillmentTask.vendor_id == vendor_id, FulfillmentTask.status == PENDING
+                    FulfillmentTask.vendor_id == vendor_id, FulfillmentTask.status == PENDING, _ready()
                 )
             )
         return None if due is None else (due - self.clock()).total_seconds()
@@ -464,3 +462,13 @@ class QueueWorker:
                 if unit is not None and unit.state != TARGET[task.operation]:
                     unit.answer = None
         refresh_status(order)
+
+
+def _ready() -> ColumnElement[bool]:
+    """No earlier task of the same order is still open or failed (see ``QueueWorker._claim``)."""
+    earlier = aliased(FulfillmentTask)
+    return ~exists().where(
+        earlier.order_pk == FulfillmentTask.order_pk,
+        earlier.id < FulfillmentTask.id,
+        earlier.status.in_((PENDING, IN_FLIGHT, FAILED)),
+    )
