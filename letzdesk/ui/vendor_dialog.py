@@ -24,12 +24,20 @@ from PySide6.QtWidgets import (
 from ..app import Services
 from ..letzshop.client import DEFAULT_ENDPOINT
 from ..services.connection import ConnectionReport, test_key, test_vendor
-from ..services.vendors import CARRIERS, DEFAULT_INTERVAL, ValidationError, VendorError, VendorInfo, validate
+from ..services.vendors import (
+    CARRIERS,
+    DEFAULT_ATTEMPTS,
+    DEFAULT_INTERVAL,
+    ValidationError,
+    VendorError,
+    VendorInfo,
+    validate,
+)
 from ..vault import VaultError
 
 logger = logging.getLogger(__name__)
 
-FIELDS = ("name", "api_key", "endpoint", "interval_minutes")
+FIELDS = ("name", "api_key", "endpoint", "interval_minutes", "max_attempts")
 ERROR_STYLE = "color: #b00020;"
 OK_STYLE = "color: #1b6e20;"
 KEEP_KEY_HINT = "unchanged — type a new key to replace it"
@@ -72,6 +80,11 @@ class VendorDialog(QDialog):
         self.carrier = QComboBox(editable=True)
         self.carrier.addItems(["", *CARRIERS])
         self.carrier.setCurrentText((vendor.default_carrier or "") if vendor else "")
+        self.dry_run = QCheckBox("Dry run: keep answers in the queue, never send them to Letzshop")
+        self.dry_run.setChecked(vendor.dry_run if vendor else False)
+        self.max_attempts = QSpinBox(minimum=0, maximum=99, suffix=" tries")
+        self.max_attempts.setValue(vendor.max_attempts if vendor else DEFAULT_ATTEMPTS)
+        self.max_attempts.setToolTip("How often an answer is sent before it fails and waits for you")
         self.error_labels = {name: self._error_label() for name in FIELDS}
         self.general_error = self._error_label()
 
@@ -87,6 +100,8 @@ class VendorDialog(QDialog):
         form.addRow("", self.auto_sync)
         form.addRow("Sync every", self._with_error(self.interval, "interval_minutes"))
         form.addRow("Default carrier", self.carrier)
+        form.addRow("Send answers", self._with_error(self.max_attempts, "max_attempts"))
+        form.addRow("", self.dry_run)
 
         # The key test and its answer.
         self.test_button = QPushButton("Test key")
@@ -109,6 +124,7 @@ class VendorDialog(QDialog):
         for field, signal in ((self.name, "name"), (self.api_key, "api_key"), (self.endpoint, "endpoint")):
             field.textEdited.connect(lambda _text, key=signal: self._edited(key))
         self.interval.valueChanged.connect(lambda _value: self._edited("interval_minutes"))
+        self.max_attempts.valueChanged.connect(lambda _value: self._edited("max_attempts"))
         self.test_button.clicked.connect(self.start_test)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -138,6 +154,8 @@ class VendorDialog(QDialog):
             "auto_sync": self.auto_sync.isChecked(),
             "interval_minutes": self.interval.value(),
             "default_carrier": self.carrier.currentText().strip(),
+            "dry_run": self.dry_run.isChecked(),
+            "max_attempts": self.max_attempts.value(),
         }
 
     def check(self, *, show_all: bool = False) -> dict[str, str]:

@@ -344,7 +344,8 @@ def test_main_window_wiring(qtbot: QtBot, qloop: Loop, services: Services, sandb
     window = MainWindow(services)
     qtbot.addWidget(window)
     window.show()
-    assert window.tabs.tabText(1) == "Vendors" and window.tabs.widget(1) is window.vendors_tab
+    vendors_index = window.tabs.indexOf(window.vendors_tab)
+    assert vendors_index > 0 and window.tabs.tabText(vendors_index) == "Vendors"
     tab = window.vendors_tab
     window.tabs.setCurrentWidget(tab)
     qloop.run_until_complete(tab.reload())
@@ -360,3 +361,24 @@ def test_main_window_wiring(qtbot: QtBot, qloop: Loop, services: Services, sandb
     _run(qloop, tab.start_remove())
     _until(qloop, lambda: window.tabs.tabText(0) == "Orders (0)")
     assert window.orders_tab.proxy.rowCount() == 0
+
+
+def test_dry_run_and_attempts_are_set_in_the_dialog(
+    qtbot: QtBot, qloop: Loop, services: Services, sandbox: SandboxServer
+) -> None:
+    vendor_id = services.vendors.add("Atelier", TEST_KEY, sandbox.url)
+    tab = _tab(qtbot, qloop, services)
+    dialog = tab.edit_vendor()
+    assert dialog is not None
+    assert (dialog.dry_run.isChecked(), dialog.max_attempts.value()) == (False, 3)
+
+    # Out of range is said next to the field, not clamped.
+    dialog.max_attempts.setValue(0)
+    assert dialog.start_save() is None
+    assert "1 to 20 times" in dialog.error_labels["max_attempts"].text()
+
+    dialog.max_attempts.setValue(5)
+    dialog.dry_run.setChecked(True)
+    _run(qloop, dialog.start_save())
+    info = services.vendors.info(vendor_id)
+    assert (info.dry_run, info.max_attempts) == (True, 5)
