@@ -136,6 +136,11 @@ class QueueWorker:
         self.sleep = sleep
         # Protects the right to send for this data folder, across processes (see module docstring).
         self._lock = FileLock(Path(data_dir) / LOCK_NAME, thread_local=False)
+        # One drain per vendor at a time within this process: an answer's own drain and the
+        # periodic one would otherwise send two of the vendor's tasks side by side.
+        self._vendor_locks: dict[int, asyncio.Lock] = {}
+        #: Tasks this process has claimed and not finished; anything else in flight is orphaned.
+        self._claimed: set[int] = set()
 
     # -- ownership ----------------------------------------------------------------------------
 
@@ -162,11 +167,15 @@ class QueueWorker:
             self._lock.release(force=True)
 
     def recover(self) -> int:
-        """In-flight tasks of a process that died go back to pending, to be read back before any resend."""
+        """In-flight tasks nobody is sending go back to pending, to be read back before any resend.
+
+        They are left by a process that died, or by a drain here that could not record an
+        outcome (a full disk, say). Only the process holding the queue lock calls this.
+        """
         with self.db.writing() as conn:
             result = conn.execute(
                 update(FulfillmentTask)
-                .where(FulfillmentTask.status == IN_FLIGHT)
+                .where(FulfillmentTask.status == IN_FLIGHT, FulfillmentTask.id.not_in(list(self._claimed)))
                 .values(status=PENDING, verify=True, updated_at=self.clock())
             )
         return result.rowcount or 0
@@ -181,6 +190,8 @@ class QueueWorker:
         if not self.start():
             report.busy = True
             return report
+        if await asyncio.to_thread(self.recover):
+            logger.warning("Answers left in flight by an earlier failure will be checked first")
         wanted = await asyncio.to_thread(self._vendors_with_work, None if vendor_ids is None else list(vendor_ids))
         deadline = asyncio.get_running_loop().time() + wait
         async with asyncio.TaskGroup() as group:
@@ -201,6 +212,10 @@ class QueueWorker:
             return [(row.id, row.name) for row in session.execute(query)]
 
     async def _drain_vendor(self, vendor_id: int, name: str, deadline: float, trigger: str) -> DrainReport:
+        async with self._vendor_locks.setdefault(vendor_id, asyncio.Lock()):
+            return await self._drain_vendor_alone(vendor_id, name, deadline, trigger)
+
+    async def _drain_vendor_alone(self, vendor_id: int, name: str, deadline: float, trigger: str) -> DrainReport:
         report = DrainReport()
         held = await asyncio.to_thread(self._held_reason, vendor_id)
         if held:
@@ -222,8 +237,11 @@ class QueueWorker:
                         break
                     await self.sleep(max(due, 0.0))
                     continue
-                outcome = await self._run(client, claim)
-                await asyncio.to_thread(self._finish, claim, outcome)
+                try:
+                    outcome = await self._run(client, claim)
+                    await asyncio.to_thread(self._finish, claim, outcome)
+                finally:
+                    self._claimed.discard(claim.id)
                 self._count(report, run, claim, outcome, name)
                 if outcome.pause:
                     if loop.time() + outcome.delay > deadline:
@@ -262,37 +280,46 @@ class QueueWorker:
         before it, and a failed answer holds what follows until the vendor retries or cancels it.
         """
         now = self.clock()
-        with self.db.write_session() as session:
-            row = session.execute(
-                select(FulfillmentTask, Order.shipment_id, Order.shipment_number)
-                .join(Order, Order.id == FulfillmentTask.order_pk)
-                .where(
-                    FulfillmentTask.vendor_id == vendor_id,
-                    FulfillmentTask.status == PENDING,
-                    FulfillmentTask.next_attempt_at <= now,
-                    _ready(),
+        claimed: int | None = None
+        try:
+            with self.db.write_session() as session:
+                row = session.execute(
+                    select(FulfillmentTask, Order.shipment_id, Order.shipment_number)
+                    .join(Order, Order.id == FulfillmentTask.order_pk)
+                    .where(
+                        FulfillmentTask.vendor_id == vendor_id,
+                        FulfillmentTask.status == PENDING,
+                        FulfillmentTask.next_attempt_at <= now,
+                        _ready(),
+                    )
+                    .order_by(FulfillmentTask.id)
+                    .limit(1)
+                ).first()
+                if row is None:
+                    return None
+                task, shipment_id, shipment_number = row
+                # Marked ours before the claim commits, so a recover() starting meanwhile leaves it alone.
+                claimed = task.id
+                self._claimed.add(claimed)
+                task.status = IN_FLIGHT
+                task.updated_at = now
+                return _Claim(
+                    task.id,
+                    task.vendor_id,
+                    task.order_pk,
+                    shipment_id,
+                    shipment_number,
+                    task.operation,
+                    dict(task.payload),
+                    task.attempts,
+                    task.max_attempts,
+                    task.waits,
+                    task.verify,
                 )
-                .order_by(FulfillmentTask.id)
-                .limit(1)
-            ).first()
-            if row is None:
-                return None
-            task, shipment_id, shipment_number = row
-            task.status = IN_FLIGHT
-            task.updated_at = now
-            return _Claim(
-                task.id,
-                task.vendor_id,
-                task.order_pk,
-                shipment_id,
-                shipment_number,
-                task.operation,
-                dict(task.payload),
-                task.attempts,
-                task.max_attempts,
-                task.waits,
-                task.verify,
-            )
+        except BaseException:
+            if claimed is not None:  # the claim did not commit
+                self._claimed.discard(claimed)
+            raise
 
     def _next_due(self, vendor_id: int) -> float | None:
         """Seconds until the vendor's next sendable task is due, or None if there is none."""
