@@ -5,9 +5,10 @@ Demos, end-to-end tests and benchmarks need something that speaks the same proto
 mutation is real. The schema is read from the file the app's documents are validated against, so
 the sandbox cannot drift from the contract.
 
-Everything a request can see lives in one ``SandboxState``. Mutations (confirm/decline units, set
-tracking) and fault injection (latency, 429, 5xx, bad bodies) are meant to be added there and as
-further ASGI middleware around the GraphQL app, without touching the transport.
+Everything a request can see lives in one ``SandboxState``. The two mutations (confirm/decline
+units, set tracking) change it for real and keep a record of every answer applied, so tests can
+prove nothing was sent twice. Faults (latency, 429, 503, dropped answers) are ASGI middleware
+around the GraphQL app, configured by ``faults.Faults``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from importlib.resources import files
 from typing import Any
 
 import uvicorn
-from ariadne import QueryType, UnionType, make_executable_schema
+from ariadne import MutationType, QueryType, UnionType, make_executable_schema
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, parse, validate
@@ -38,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from letzdesk.sandbox.data import generate_shipments
+from letzdesk.sandbox.faults import FaultInjection, Faults, QuietDrops
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +71,51 @@ def decode_cursor(cursor: str) -> int:
 
 @dataclass
 class SandboxState:
-    """The sandbox's whole world. Mutations change it, then call ``touch()`` so cached views refresh."""
+    """The sandbox's whole world. Mutations change it, then call ``touch()`` so cached views refresh.
+
+    The shipments are changed in place: units and shipments must be dicts of their own (as
+    ``generate_shipments`` makes them); variants may be shared, and are never written.
+
+    ``_lock`` guards what a mutation changes and what another thread reads back: unit states,
+    shipment states and tracking, the record of applied calls and the id indexes. Mutations and
+    paging both run on the server's one event loop thread, so paging needs no lock against them;
+    tests read the record and look units up from their own thread.
+    """
 
     shipments: list[dict[str, Any]]
     api_key: str | None = None
+    faults: Faults | None = None
     version: int = 0
     _selections: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _units: dict[str, tuple[dict[str, Any], dict[str, Any]]] | None = field(default=None, repr=False)
+    _shipments: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
+    _answers: dict[str, list[bool]] = field(default_factory=dict, repr=False)
+    _trackings: dict[str, list[dict[str, str]]] = field(default_factory=dict, repr=False)
 
-    def touch(self) -> None:
-        """Invalidate per-state selections after any change to shipments."""
+    def touch(self, reindex: bool = True) -> None:
+        """Invalidate per-state selections after any change to shipments.
+
+        Callers that add or remove shipments or units must let the id indexes be rebuilt
+        (the default); the mutations only change states and tracking and pass ``reindex=False``.
+        """
         self.version += 1
         self._selections.clear()
+        if reindex:
+            with self._lock:
+                self._units = self._shipments = None
+
+    def reset(self, shipments: list[dict[str, Any]]) -> None:
+        """Start over with these shipments and an empty record, without restarting the server.
+
+        Call it between requests: paging does not lock against it. Key and faults are settings
+        and stay as they are.
+        """
+        with self._lock:
+            self.shipments = shipments
+            self._answers.clear()
+            self._trackings.clear()
+        self.touch()
 
     def select(self, state: str | None) -> list[dict[str, Any]]:
         """Shipments in ``state`` (all for None), cached so paging 10,000 shipments stays linear."""
@@ -112,6 +148,134 @@ class SandboxState:
             },
         }
 
+    # --- mutations ------------------------------------------------------------------------------
+
+    def confirm_units(self, answers: list[dict[str, Any]]) -> dict[str, Any]:
+        """Apply each answer on its own, so one bad id never blocks the rest (partial success).
+
+        A repeat of the state a unit already has is accepted and recorded (a retry after an
+        unknown outcome must not fail); any other change to an answered unit is refused.
+        """
+        errors: list[dict[str, str]] = []
+        named: dict[str, dict[str, Any]] = {}
+        touched: dict[int, dict[str, Any]] = {}
+
+        with self._lock:
+            units, _ = self._indexes()
+            for answer in answers:
+                unit_id, available = answer["inventoryUnitId"], answer["isAvailable"]
+                found = units.get(unit_id)
+                if found is None:
+                    errors.append(_error(unit_id, "NOT_FOUND", f"Inventory unit {unit_id} does not exist."))
+                    continue
+                shipment, unit = found
+                named.setdefault(unit_id, unit)
+                target = "confirmed_available" if available else "confirmed_unavailable"
+                if unit["state"] not in ("unconfirmed", target):
+                    message = f"Inventory unit {unit_id} is already {unit['state']} and cannot be changed."
+                    errors.append(_error(unit_id, "INVALID_TRANSITION", message))
+                    continue
+                unit["state"] = target
+                self._answers.setdefault(unit_id, []).append(available)
+                touched[id(shipment)] = shipment
+
+            # "declined" is no shipment state: a shipment with every unit answered is confirmed.
+            for shipment in touched.values():
+                if all(unit["state"] != "unconfirmed" for unit in shipment["inventoryUnits"]):
+                    shipment["state"] = "confirmed"
+            result = [dict(unit) for unit in named.values()]
+
+        self.touch(reindex=False)
+        logger.info("confirmInventoryUnits: %d answers, %d refused", len(answers), len(errors))
+        return {"inventoryUnits": result, "errors": errors}
+
+    def set_tracking(self, shipment_id: str, code: str, provider: str) -> dict[str, Any]:
+        """Set a shipment's tracking; setting it again, to the same or other values, is accepted."""
+        with self._lock:
+            _, shipments = self._indexes()
+            shipment = shipments.get(shipment_id)
+            if shipment is None:
+                error = _error(shipment_id, "NOT_FOUND", f"Shipment {shipment_id} does not exist.")
+            elif not code.strip():
+                error = _error(shipment_id, "INVALID", "The tracking code must not be blank.")
+            elif not any(unit["state"] == "confirmed_available" for unit in shipment["inventoryUnits"] or ()):
+                message = f"Shipment {shipment_id} has no confirmed item to ship; confirm a unit before tracking."
+                error = _error(shipment_id, "NOT_CONFIRMED", message)
+            else:
+                error = None
+            if error is not None:
+                logger.info("setShipmentTracking refused for %s: %s", shipment_id, error["code"])
+                return {"shipment": None, "errors": [error]}
+
+            shipment["tracking"] = {"code": code, "provider": provider}
+            self._trackings.setdefault(shipment_id, []).append({"code": code, "provider": provider})
+            result = _snapshot(shipment)
+
+        self.touch(reindex=False)
+        logger.info("setShipmentTracking: tracking set on %s", shipment_id)
+        return {"shipment": result, "errors": []}
+
+    def _indexes(self) -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any]]], dict[str, dict[str, Any]]]:
+        """Unit id -> (shipment, unit) and shipment id -> shipment, built once per ``touch()``.
+
+        Call with ``_lock`` held.
+        """
+        if self._units is None or self._shipments is None:
+            self._shipments = {shipment["id"]: shipment for shipment in self.shipments}
+            self._units = {
+                unit["id"]: (shipment, unit) for shipment in self.shipments for unit in shipment["inventoryUnits"] or ()
+            }
+        return self._units, self._shipments
+
+    # --- read-back for tests and tools (any thread) ------------------------------------------------
+
+    def unit(self, unit_id: str) -> dict[str, Any] | None:
+        """A copy of the unit as it is now, or None."""
+        with self._lock:
+            found = self._indexes()[0].get(unit_id)
+            return None if found is None else dict(found[1])
+
+    def shipment(self, shipment_id: str) -> dict[str, Any] | None:
+        """A copy of the shipment and its units as they are now, or None."""
+        with self._lock:
+            found = self._indexes()[1].get(shipment_id)
+            return None if found is None else _snapshot(found)
+
+    def answers(self, unit_id: str) -> list[bool]:
+        """Every answer applied to a unit, in order (idempotent repeats included; refusals not)."""
+        with self._lock:
+            return list(self._answers.get(unit_id, ()))
+
+    def answer_counts(self) -> dict[str, int]:
+        """How many answers were applied, per unit id that got any."""
+        with self._lock:
+            return {unit_id: len(answers) for unit_id, answers in self._answers.items()}
+
+    def trackings(self, shipment_id: str) -> list[dict[str, str]]:
+        """Every tracking set on a shipment, in order."""
+        with self._lock:
+            return [dict(tracking) for tracking in self._trackings.get(shipment_id, ())]
+
+    def tracking_counts(self) -> dict[str, int]:
+        """How many times tracking was set, per shipment id that got any."""
+        with self._lock:
+            return {shipment_id: len(sets) for shipment_id, sets in self._trackings.items()}
+
+
+def _error(item_id: str, code: str, message: str) -> dict[str, str]:
+    return {"id": item_id, "code": code, "message": message}
+
+
+def _snapshot(shipment: dict[str, Any]) -> dict[str, Any]:
+    """A shipment copy whose units and tracking are copies too, safe to hand to another thread."""
+    units = shipment.get("inventoryUnits")
+    tracking = shipment.get("tracking")
+    return {
+        **shipment,
+        "inventoryUnits": None if units is None else [dict(unit) for unit in units],
+        "tracking": None if tracking is None else dict(tracking),
+    }
+
 
 #: What ``drift=True`` changes in the served schema: a renamed argument and a renamed field, the
 #: kind of change a marketplace makes without notice. The app's schema check must name both.
@@ -135,7 +299,7 @@ def _schema_text(drift: bool) -> str:
 
 
 def _build_schema(drift: bool = False) -> GraphQLSchema:
-    """Bind resolvers to the schema file; everything but paging and the brand union uses dict keys."""
+    """Bind resolvers to the schema file; everything but paging, mutations and the brand union uses dict keys."""
     query = QueryType()
     brand = UnionType("BrandUnion")
 
@@ -154,7 +318,17 @@ def _build_schema(drift: bool = False) -> GraphQLSchema:
     def resolve_brand_type(obj: dict[str, Any], *_: Any) -> str:
         return obj.get("__typename") or ("Brand" if "name" in obj else "BrandUnknown")
 
-    return make_executable_schema(_schema_text(drift), query, brand)
+    mutation = MutationType()
+
+    @mutation.field("confirmInventoryUnits")
+    def resolve_confirm(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+        return info.context["sandbox"].confirm_units(input["inventoryUnits"])
+
+    @mutation.field("setShipmentTracking")
+    def resolve_tracking(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+        return info.context["sandbox"].set_tracking(input["shipmentId"], input["code"], input["provider"])
+
+    return make_executable_schema(_schema_text(drift), query, mutation, brand)
 
 
 class _DocumentCache:
@@ -244,9 +418,14 @@ class BearerAuth:
         await response(scope, receive, send)
 
 
-def create_app(shipments: list[dict[str, Any]], api_key: str | None, *, drift: bool = False) -> Starlette:
-    """ASGI app serving the schema at /graphql; its ``SandboxState`` is ``app.state.sandbox``."""
-    state = SandboxState(shipments=shipments, api_key=api_key)
+def create_app(
+    shipments: list[dict[str, Any]], api_key: str | None, *, drift: bool = False, faults: Faults | None = None
+) -> Starlette:
+    """ASGI app serving the schema at /graphql; its ``SandboxState`` is ``app.state.sandbox``.
+
+    Faults sit inside the key check: a refused key is answered at once, as before.
+    """
+    state = SandboxState(shipments=shipments, api_key=api_key, faults=faults)
     documents = _DocumentCache()
     graphql_app = GraphQL(
         _build_schema(drift),
@@ -259,7 +438,7 @@ def create_app(shipments: list[dict[str, Any]], api_key: str | None, *, drift: b
 
     app = Starlette(
         routes=[Route("/graphql", graphql_app, methods=["GET", "POST"])],
-        middleware=[Middleware(BearerAuth, state=state)],
+        middleware=[Middleware(BearerAuth, state=state), Middleware(FaultInjection, state=state)],
     )
     app.state.sandbox = state
     return app
@@ -271,7 +450,7 @@ class SandboxServer:
     The listening socket is bound here, before the thread starts, so a busy port fails in
     ``start()`` with a clear message and port 0 yields the real port at once. uvicorn only installs
     signal handlers on the main thread, so running it in a worker thread leaves the host's Ctrl-C
-    handling alone.
+    handling alone. While it runs, ``QuietDrops`` keeps injected drops out of uvicorn's error log.
     """
 
     def __init__(
@@ -282,13 +461,15 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         drift: bool = False,
+        faults: Faults | None = None,
     ) -> None:
-        self.app = create_app(shipments, api_key, drift=drift)
+        self.app = create_app(shipments, api_key, drift=drift, faults=faults)
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._quiet_drops = QuietDrops()
 
     @property
     def state(self) -> SandboxState:
@@ -306,9 +487,12 @@ class SandboxServer:
 
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         try:
-            sock = socket.create_server((self.host, self.port), family=family)
+            listening = socket.create_server((self.host, self.port), family=family)
         except OSError as exc:
             raise RuntimeError(f"Letzshop sandbox cannot listen on {self.host}:{self.port}: {exc}") from exc
+        # create_server leaves proto 0, and asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP: without it every answer after a connection's first waited ~40 ms (Nagle).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=listening.detach())
         self.port = sock.getsockname()[1]
 
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, log_config=None, lifespan="off")
@@ -330,11 +514,15 @@ class SandboxServer:
     def _serve(self, sock: socket.socket) -> None:
         """Thread body; uvicorn reports startup failure with SystemExit, which must not vanish."""
         assert self._server is not None
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addFilter(self._quiet_drops)
         try:
             self._server.run(sockets=[sock])
         except BaseException as exc:
             self._failure = exc
             logger.exception("Letzshop sandbox stopped with an error")
+        finally:
+            uvicorn_log.removeFilter(self._quiet_drops)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close connections and join the thread; a second call is a no-op."""
@@ -365,6 +553,7 @@ def run(
     seed: int = 7,
     api_key: str | None = None,
     drift: bool = False,
+    faults: Faults | None = None,
 ) -> None:
     """Serve generated shipments until Ctrl-C or SIGTERM, then exit cleanly.
 
@@ -372,7 +561,9 @@ def run(
     handlers. Letting uvicorn own the signals instead would make it re-raise them after shutdown,
     so Ctrl-C would end in a KeyboardInterrupt traceback and SIGTERM in a killed process.
     """
-    server = SandboxServer(generate_shipments(shipments, seed), api_key=api_key, host=host, port=port, drift=drift)
+    server = SandboxServer(
+        generate_shipments(shipments, seed), api_key=api_key, host=host, port=port, drift=drift, faults=faults
+    )
     stopping = threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -383,9 +574,14 @@ def run(
         server.start()
         key_note = ("key required" if api_key else "no key") + (", drifted schema" if drift else "")
         print(f"Letzshop sandbox: {server.url} ({shipments} shipments, seed {seed}, {key_note})", flush=True)
+        if faults is not None:
+            print(f"Faults: {faults.describe()}", flush=True)
         while not stopping.wait(0.5):
             pass
     finally:
         server.stop()
+        if faults is not None and faults.calls():
+            injected = ", ".join(f"{kind} x{count}" for kind, count in faults.counts().items())
+            print(f"Faults injected in {faults.calls()} calls: {injected}", flush=True)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
