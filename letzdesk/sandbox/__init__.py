@@ -5,6 +5,7 @@ imports nothing else from the app, so it can also run on its own from the comman
 """
 
 from letzdesk.sandbox.data import generate_shipments
-from letzdesk.sandbox.server import SandboxServer, SandboxState, create_app, run
+from letzdesk.sandbox.server import SandboxServer, create_app, run
+from letzdesk.sandbox.state import SandboxState
 
 __all__ = ["SandboxServer", "SandboxState", "create_app", "generate_shipments", "run"]

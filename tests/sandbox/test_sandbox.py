@@ -31,7 +31,7 @@ import pytest
 import letzdesk
 from letzdesk.sandbox import SandboxServer, generate_shipments
 from letzdesk.sandbox.data import HISTORY_DAYS, REFERENCE_DATE
-from letzdesk.sandbox.server import SandboxState, encode_cursor
+from letzdesk.sandbox.state import SandboxState, encode_cursor
 
 KEY = "sandbox-test-key"
 SHIPMENTS_QUERY = (files("letzdesk.letzshop") / "documents" / "shipments.graphql").read_text(encoding="utf-8")
