@@ -152,6 +152,8 @@ class AnswerService:
             for unit in units:
                 task = covering.get(unit.unit_id)
                 answered = unit.state not in (None, UNIT_UNCONFIRMED)
+                if unit_ids is None and task is not None and TARGET[task.operation] != target:
+                    continue  # "all" means the items still open: a queued answer of the other kind stands
                 if task is not None and task.status == IN_FLIGHT:
                     raise AnswerError(f"Item {_label(unit)} is being sent to Letzshop right now; try again shortly.")
                 if answered and unit.state != target:
@@ -322,8 +324,11 @@ class AnswerService:
         assert order is not None
         covered = {u for t in _active_answer_tasks(session, task.order_pk) for u in t.payload.get("units", ())}
         units = {unit.unit_id: unit for unit in order.units}
+        # Only items still open on Letzshop can take the answer again (one answer per item).
         keep = [
-            u for u in task.payload.get("units", ()) if u in units and u not in covered and units[u].state != target
+            u
+            for u in task.payload.get("units", ())
+            if u in units and u not in covered and units[u].state in (None, UNIT_UNCONFIRMED)
         ]
         for unit_id in keep:
             units[unit_id].answer = target

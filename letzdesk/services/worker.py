@@ -392,7 +392,8 @@ class QueueWorker:
             return None
         states = {unit.id: unit.state for unit in shipment.units}
         if claim.operation == TRACKING:
-            if shipment.tracking_code == claim.payload["code"]:
+            wanted = (claim.payload["code"], claim.payload["carrier"])
+            if (shipment.tracking_code, shipment.tracking_provider) == wanted:
                 logger.info("Task %d: tracking already on Letzshop; not sent again", claim.id)
                 return _Outcome(DONE, response={"read_back": True}, unit_states=states, shipment_state=shipment.state)
             return None
