@@ -17,6 +17,7 @@ import qasync  # after PySide6, so qasync binds to it
 from ..app import Services, build, prepare_demo, setup_logging
 from ..settings import Settings
 from ..vault import PassphraseRequired
+from .answer_sender import DRAIN_INTERVAL_MS
 from .main_window import MainWindow
 
 logger = logging.getLogger(__name__)
@@ -27,11 +28,13 @@ async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
     QApplication.instance().aboutToQuit.connect(quit_requested.set)
     window.show()
     await window.orders_tab.reload()
+    # Answers left from the last session go out now, then whatever falls due every 30 seconds.
+    if await window.start_sending(DRAIN_INTERVAL_MS):
+        window.answer_sender.request(None, trigger="startup")
     if sync_at_start:
         window.orders_tab.start_sync("startup")
     await quit_requested.wait()
-    await window.orders_tab.shutdown()
-    await window.vendors_tab.shutdown()
+    await window.shutdown()
 
 
 def _no_display() -> bool:

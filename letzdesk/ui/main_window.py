@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from .. import __version__
 from ..app import Services
+from .answer_sender import BUSY_NOTE, AnswerSender
 from .credentials_tab import CredentialsTab
 from .orders_tab import OrdersTab
+from .queue_tab import QueueTab
 
 
 class MainWindow(QMainWindow):
@@ -18,9 +22,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"letzdesk{title_suffix}")
         self.resize(1280, 760)
 
-        self.orders_tab = OrdersTab(services)
+        # One sender for the whole window: drains never overlap, whichever tab asks.
+        self.answer_sender = AnswerSender(services, self)
+        self.orders_tab = OrdersTab(services, self.answer_sender)
+        self.queue_tab = QueueTab(services, self.answer_sender)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.orders_tab, "Orders")
+        self.tabs.addTab(self.queue_tab, "Queue")
         self.vendors_tab = CredentialsTab(services)
         self.tabs.addTab(self.vendors_tab, "Vendors")
         self.setCentralWidget(self.tabs)
@@ -42,9 +50,35 @@ class MainWindow(QMainWindow):
         self.orders_tab.reloaded.connect(self._orders_reloaded)
         self.vendors_tab.vendors_changed.connect(self.orders_tab.reload)
         self.orders_tab.sync_finished.connect(lambda _text: self.vendors_tab.refresh())
+        self.answer_sender.message.connect(lambda text: self.statusBar().showMessage(text))
+        self.orders_tab.answers_changed.connect(self.queue_tab.reload)
+        self.queue_tab.tasks_changed.connect(self.orders_tab.reload)
+        self.queue_tab.failed_count_changed.connect(self._queue_failed)
+        # Removing a vendor removes its tasks; its failures leave the tab title with it.
+        self.vendors_tab.vendors_changed.connect(self.queue_tab.reload)
 
     def _orders_reloaded(self, count: int) -> None:
-        self.tabs.setTabText(0, f"Orders ({count})")
+        self.tabs.setTabText(self.tabs.indexOf(self.orders_tab), f"Orders ({count})")
+
+    def _queue_failed(self, failed: int) -> None:
+        self.tabs.setTabText(self.tabs.indexOf(self.queue_tab), f"Queue ({failed} failed)" if failed else "Queue")
+
+    async def start_sending(self, interval_ms: int) -> bool:
+        """Become this data folder's sender (in a thread: it may recover crashed tasks), then look
+        for due answers every ``interval_ms``. False, with a note, when another letzdesk sends."""
+        owner = await asyncio.to_thread(self.services.worker.start)
+        if not owner:
+            self.statusBar().showMessage(BUSY_NOTE)
+        await self.queue_tab.reload()
+        self.answer_sender.start_periodic(interval_ms)
+        return owner
+
+    async def shutdown(self) -> None:
+        """Stop the sending first (an interrupted send is marked to be read back), then each tab."""
+        await self.answer_sender.shutdown()
+        await self.orders_tab.shutdown()
+        await self.queue_tab.shutdown()
+        await self.vendors_tab.shutdown()
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -7,13 +7,29 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
 
+from ..services.answers import WriteBack
 from ..services.orders import format_cents
+from ..services.status import UNIT_AVAILABLE, UNIT_UNCONFIRMED, effective_state
 from ..store.models import Order
 from .table_model import ROW_ROLE, SORT_ROLE, Index, RowsTableModel
 
-NUMBER, DATE, CUSTOMER, ITEMS, TOTAL, STATUS = range(6)
-HEADERS = ("Order", "Date", "Customer", "Items", "Total", "Status")
+NUMBER, DATE, CUSTOMER, ITEMS, TOTAL, STATUS, LETZSHOP = range(7)
+HEADERS = ("Order", "Date", "Customer", "Items", "Total", "Status", "Letzshop")
+
+#: The status filter's value for "an answer of this order failed".
+WRITEBACK_FAILED = "writeback:failed"
+#: Write-back states in the order a vendor should look at them when sorting.
+_WRITEBACK_RANK = {"failed": 0, "retrying": 1, "held": 2, "sending": 3, "queued": 4, "sent": 5}
+#: Short words where the service's text says more than the column has room for (the tooltip has it all).
+_WRITEBACK_SHORT = {"sent": "Sent", "held": "Queued (dry run)"}
+_WRITEBACK_COLOUR = {"failed": QColor("#b3261e"), "retrying": QColor("#8a5a00"), "held": QColor("#5f6368")}
+
+
+def is_open(state: str | None) -> bool:
+    """Letzshop has no answer for this unit yet, so the vendor may still (re)answer it."""
+    return state in (None, UNIT_UNCONFIRMED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +48,28 @@ class OrderRow:
     status: str
     search_text: str
     order: Order
+    #: Where this order's answers are on their way to Letzshop; None when it has none.
+    writeback: WriteBack | None = None
+    default_carrier: str | None = None
+
+    @property
+    def vendor_id(self) -> int:
+        return self.order.vendor_id
+
+    @property
+    def open_units(self) -> list[str]:
+        """Units without any answer yet, Letzshop's or a queued one: what "all" answers."""
+        return [u.unit_id for u in self.order.units if effective_state(u.state, u.answer) in (None, UNIT_UNCONFIRMED)]
+
+    @property
+    def has_confirmed(self) -> bool:
+        """At least one unit is confirmed (or its confirmation queued): tracking can be set."""
+        return any(effective_state(u.state, u.answer) == UNIT_AVAILABLE for u in self.order.units)
 
     @classmethod
-    def from_order(cls, order: Order, vendor_name: str) -> OrderRow:
+    def from_order(
+        cls, order: Order, vendor_name: str, writeback: WriteBack | None = None, default_carrier: str | None = None
+    ) -> OrderRow:
         number = order.order_number or order.shipment_number or order.shipment_id
         skus = " ".join(filter(None, (f"{u.sku or ''} {u.gtin or ''} {u.name or ''}" for u in order.units)))
         search = " ".join(
@@ -53,6 +88,8 @@ class OrderRow:
             order.status,
             search,
             order,
+            writeback,
+            default_carrier,
         )
 
 
@@ -74,6 +111,11 @@ class OrdersTableModel(RowsTableModel[OrderRow]):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == CUSTOMER:
             return row.email or None
+        if column == LETZSHOP and row.writeback is not None:
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return row.writeback.text
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _WRITEBACK_COLOUR.get(row.writeback.state)
         return None
 
     @staticmethod
@@ -89,6 +131,10 @@ class OrdersTableModel(RowsTableModel[OrderRow]):
         if column == TOTAL:
             amount = format_cents(row.total_cents)
             return f"{amount} €" if amount and row.currency == "EUR" else f"{amount or ''} {row.currency}".strip()
+        if column == LETZSHOP:
+            if row.writeback is None:
+                return ""
+            return _WRITEBACK_SHORT.get(row.writeback.state, row.writeback.text)
         return row.status.capitalize()
 
     @staticmethod
@@ -100,6 +146,12 @@ class OrdersTableModel(RowsTableModel[OrderRow]):
             return row.items
         if column == TOTAL:
             return row.total_cents if row.total_cents is not None else -1
+        if column == LETZSHOP:
+            # Failures first, orders without answers last; the time or reason orders within a state.
+            # (A string key: the proxy cannot compare Python tuples.)
+            if row.writeback is None:
+                return f"{len(_WRITEBACK_RANK)}"
+            return f"{_WRITEBACK_RANK.get(row.writeback.state, 0)} {row.writeback.text.casefold()}"
         return OrdersTableModel._display(row, column).casefold()
 
 
@@ -124,6 +176,9 @@ class OrdersFilterProxy(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         row = self.sourceModel().row_at(source_row)  # type: ignore[attr-defined]
-        if self._status and row.status != self._status:
+        if self._status == WRITEBACK_FAILED:
+            if row.writeback is None or row.writeback.state != "failed":
+                return False
+        elif self._status and row.status != self._status:
             return False
         return all(term in row.search_text for term in self._terms)
