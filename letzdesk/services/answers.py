@@ -94,6 +94,13 @@ def normalise_tracking(number: str) -> str:
     return re.sub(r"\s+", "", number or "").upper()
 
 
+def tracking_problem(number: str) -> str | None:
+    """Why a tracking number cannot be used (after normalising), or None when it can."""
+    if _TRACKING.match(normalise_tracking(number)):
+        return None
+    return "A tracking number is 3 to 60 letters and digits (- . / _ allowed); spaces are removed."
+
+
 class AnswerService:
     def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
@@ -210,8 +217,9 @@ class AnswerService:
     def set_tracking(self, vendor_id: int, order_pk: int, number: str, carrier: str | None = None) -> Queued:
         """Keep the number and carrier as ours and queue them for Letzshop."""
         code = normalise_tracking(number)
-        if not _TRACKING.match(code):
-            raise AnswerError("A tracking number is 3 to 60 letters and digits (- . / _ allowed); spaces are removed.")
+        problem = tracking_problem(code)
+        if problem:
+            raise AnswerError(problem)
         now = self.clock()
         with self.db.write_session() as session:
             order = _order(session, vendor_id, order_pk)
@@ -303,7 +311,7 @@ class AnswerService:
                     task.next_attempt_at = now
                 elif task.status == FAILED:
                     if task.operation != TRACKING and not self._reclaim_units(session, task):
-                        _close(task, CANCELLED, "every item was answered again since", now)
+                        _close(task, CANCELLED, "nothing left to send: every item already has an answer", now)
                         continue
                     task.status = PENDING
                     task.attempts = 0
@@ -349,8 +357,11 @@ class AnswerService:
                 else:
                     _close(task, CANCELLED, "cancelled by the vendor", now)
                 order = session.get(Order, task.order_pk)
-                if order is not None:
-                    refresh_status(order)
+                if order is None:
+                    continue
+                if task.operation == TRACKING and order.tracking_number == task.payload.get("code"):
+                    _restore_tracking(session, order)
+                refresh_status(order)
                 count += 1
         logger.info("Cancelled %d task(s)", count)
         return count
@@ -470,6 +481,24 @@ def refresh_status(order: Order) -> None:
         has_tracking=bool(order.tracking_number),
         shipment_state=order.letzshop_state,
     )
+
+
+def _restore_tracking(session: Session, order: Order) -> None:
+    """Back to the last tracking that went to Letzshop (or that Letzshop set), since this one never will."""
+    sent = session.scalars(
+        select(FulfillmentTask)
+        .where(
+            FulfillmentTask.order_pk == order.id,
+            FulfillmentTask.operation == TRACKING,
+            FulfillmentTask.status.in_((IN_FLIGHT, DONE)),
+        )
+        .order_by(FulfillmentTask.id.desc())
+        .limit(1)
+    ).first()
+    if sent is not None:
+        order.tracking_number, order.tracking_carrier = sent.payload["code"], sent.payload["carrier"]
+    else:
+        order.tracking_number, order.tracking_carrier = order.remote_tracking_number, order.remote_tracking_carrier
 
 
 def _label(unit: InventoryUnit) -> str:

@@ -269,6 +269,11 @@ class VendorService:
         with self.db.session() as session:
             return dict(session.execute(select(Vendor.id, Vendor.name).order_by(Vendor.name)).all())
 
+    def default_carriers(self) -> dict[int, str | None]:
+        """Vendor id -> default carrier, without touching any key."""
+        with self.db.session() as session:
+            return dict(session.execute(select(Credential.vendor_id, Credential.default_carrier)).all())
+
     def info(self, vendor_id: int) -> VendorInfo:
         found = [v for v in self.list() if v.id == vendor_id]
         if not found:

@@ -29,12 +29,14 @@ from ..letzshop.client import LetzshopClient
 from ..letzshop.errors import (
     AuthError,
     GraphQLResponseError,
+    LetzshopError,
     MalformedResponseError,
     RateLimitedError,
     TransientError,
 )
+from ..letzshop.records import MutationProblem, Shipment
 from ..store.db import Database
-from ..store.models import Credential, FulfillmentTask, Order, Vendor
+from ..store.models import Credential, FulfillmentTask, InventoryUnit, Order, Vendor
 from ..store.types import utcnow
 from ..vault import VaultError
 from . import synclog
@@ -97,6 +99,8 @@ class _Claim:
     max_attempts: int
     waits: int
     verify: bool
+    #: Item id -> product name, to say which item Letzshop refused.
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -303,6 +307,13 @@ class QueueWorker:
                 self._claimed.add(claimed)
                 task.status = IN_FLIGHT
                 task.updated_at = now
+                names = dict(
+                    session.execute(
+                        select(InventoryUnit.unit_id, InventoryUnit.name).where(
+                            InventoryUnit.order_pk == task.order_pk, InventoryUnit.name.is_not(None)
+                        )
+                    ).all()
+                )
                 return _Claim(
                     task.id,
                     task.vendor_id,
@@ -315,6 +326,7 @@ class QueueWorker:
                     task.max_attempts,
                     task.waits,
                     task.verify,
+                    names,
                 )
         except BaseException:
             if claimed is not None:  # the claim did not commit
@@ -390,7 +402,7 @@ class QueueWorker:
         shipment = await client.find_shipment(claim.shipment_id)
         if shipment is None:
             return None
-        states = {unit.id: unit.state for unit in shipment.units}
+        states = _unit_states(shipment)
         if claim.operation == TRACKING:
             wanted = (claim.payload["code"], claim.payload["carrier"])
             if (shipment.tracking_code, shipment.tracking_provider) == wanted:
@@ -424,8 +436,22 @@ class QueueWorker:
         reached = [unit for unit in units if states[unit] == target]
         if len(reached) == len(units):
             return _Outcome(DONE, sent=True, response=response, unit_states=states)
-        message = "; ".join(p.message for p in result.problems) or "Letzshop did not take the answer for every item."
+        if result.problems:
+            # A server that refuses a repeat may not say where the items stand: look before failing.
+            shipment = await self._read_back_quietly(client, claim)
+            if shipment is not None and all(state_of(shipment, unit) == target for unit in units):
+                logger.info("Task %d: refused, but Letzshop already has the answer", claim.id)
+                return _Outcome(DONE, sent=True, response=response, unit_states=_unit_states(shipment))
+        message = _message(result.problems, claim.names) or "Letzshop did not take the answer for every item."
         return _Outcome(FAILED, sent=True, error=message, response=response, unit_states=states)
+
+    @staticmethod
+    async def _read_back_quietly(client: LetzshopClient, claim: _Claim) -> Shipment | None:
+        try:
+            return await client.find_shipment(claim.shipment_id)
+        except LetzshopError as exc:
+            logger.info("Task %d: could not read the shipment back (%s)", claim.id, exc)
+            return None
 
     async def _send_tracking(self, client: LetzshopClient, claim: _Claim) -> _Outcome:
         result = await client.set_tracking(claim.shipment_id, claim.payload["code"], claim.payload["carrier"])
@@ -435,7 +461,7 @@ class QueueWorker:
             "errors": [{"code": p.code, "message": p.message} for p in result.problems],
         }
         if result.problems:
-            return _Outcome(FAILED, sent=True, error="; ".join(p.message for p in result.problems), response=response)
+            return _Outcome(FAILED, sent=True, error=_message(result.problems, claim.names), response=response)
         return _Outcome(
             DONE,
             sent=True,
@@ -483,6 +509,11 @@ class QueueWorker:
             order.letzshop_state = outcome.shipment_state
         if outcome.remote_tracking is not None:
             order.remote_tracking_number, order.remote_tracking_carrier = outcome.remote_tracking
+        # Letzshop calls a shipment confirmed once no item awaits an answer, declined ones
+        # included (fact sheet §4.2); the mutation's reply does not say so itself.
+        answered = all(unit.state not in (None, "unconfirmed") for unit in order.units)
+        if task.status == DONE and task.operation in TARGET and outcome.shipment_state is None and answered:
+            order.letzshop_state = "confirmed"
         if task.status == FAILED and task.operation in TARGET:
             # Items Letzshop did not take are open again; the failed task keeps the answer.
             for unit_id in task.payload.get("units", ()):
@@ -500,3 +531,22 @@ def _ready() -> ColumnElement[bool]:
         earlier.id < FulfillmentTask.id,
         earlier.status.in_((PENDING, IN_FLIGHT, FAILED)),
     )
+
+
+def _unit_states(shipment: Shipment) -> dict[str, str | None]:
+    return {unit.id: unit.state for unit in shipment.units}
+
+
+def state_of(shipment: Shipment, unit_id: str) -> str | None:
+    return next((unit.state for unit in shipment.units if unit.id == unit_id), None)
+
+
+def _message(problems: Iterable[MutationProblem], names: dict[str, str]) -> str:
+    """Letzshop's words, with its opaque item ids replaced by the product names the vendor knows."""
+    sentences = []
+    for problem in problems:
+        text = problem.message.strip()
+        for unit_id, name in names.items():
+            text = text.replace(unit_id, f"“{name}”")
+        sentences.append(text if text.endswith((".", "!", "?")) else text + ".")
+    return " ".join(sentences)

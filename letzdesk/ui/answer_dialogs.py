@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..services.answers import normalise_tracking
+from ..services.answers import normalise_tracking, tracking_problem
 from ..services.vendors import CARRIERS
 
 ERROR_STYLE = "color: #b3261e;"
@@ -194,8 +194,11 @@ class TrackingDialog(QDialog):
     def accept(self) -> None:
         for field in self.numbers.values():
             field.setText(normalise_tracking(field.text()))
+        problems = [tracking_problem(number) for number in self.values().values()]
         if not self.values():
             self._fail("Type a tracking number.")
+        elif any(problems):
+            self._fail(next(problem for problem in problems if problem))
         elif self.carrier_code() is None:
             self._fail("Choose the carrier, or type its name.")
         else:

@@ -29,7 +29,6 @@ from ..services.orders import orders_for
 from ..services.status import STATUSES
 from ..services.synclog import SyncRun
 from ..services.worker import DrainReport
-from ..vault import VaultError
 from .answer_sender import AnswerSender, changed_anything
 from .order_actions import OrderActions
 from .order_detail import OrderDetail
@@ -50,10 +49,7 @@ logger = logging.getLogger(__name__)
 def load_rows(services: Services) -> list[OrderRow]:
     """Runs in a worker thread: every order with its units and write-back state, ready for the model."""
     names = services.vendors.names()
-    try:
-        carriers = {info.id: info.default_carrier for info in services.vendors.list()}
-    except VaultError:  # a key store that cannot be read must not hide the orders
-        carriers = {}
+    carriers = services.vendors.default_carriers()
     writeback = services.answers.writeback()
     return [
         OrderRow.from_order(

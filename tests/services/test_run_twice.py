@@ -114,25 +114,13 @@ def drain(services: Services, qloop: Loop, vid: int) -> Any:
 # --- the property ------------------------------------------------------------------------------
 
 
-STALE_SHIPMENT_STATE = pytest.mark.xfail(
-    strict=True,
-    reason="bug: after a sent confirm/decline of every item, orders.letzshop_state stays 'unconfirmed' "
-    "while Letzshop's shipment is 'confirmed' (QueueWorker._send_answer has no shipment state to apply); "
-    "a read-back run of the same task then sets 'confirmed', so the two runs end in different local states",
-)
-
-
-def without_shipment_state(snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in snapshot.items() if key != "letzshop_state"}
-
-
 @pytest.mark.parametrize(
     ("scenario", "verify"),
     [
-        pytest.param("confirm", False, marks=STALE_SHIPMENT_STATE),
-        pytest.param("confirm", True, marks=STALE_SHIPMENT_STATE),
-        pytest.param("decline", False, marks=STALE_SHIPMENT_STATE),
-        pytest.param("decline", True, marks=STALE_SHIPMENT_STATE),
+        ("confirm", False),
+        ("confirm", True),
+        ("decline", False),
+        ("decline", True),
         ("partial", False),
         ("partial", True),
         ("tracking", False),
@@ -155,7 +143,7 @@ def test_a_task_run_twice_ends_in_the_same_state(services, shop, sandbox, qloop,
     assert (second.done, second.failed, second.retrying) == (len(tasks), 0, 0), second
 
     again = local_state(services, o.id)
-    assert without_shipment_state(again) == without_shipment_state(local)
+    assert again == local
     assert remote_state(sandbox, o.shipment_id) == remote
     if verify:
         # Read back, found on Letzshop, not sent again.
@@ -274,13 +262,12 @@ def test_a_repeat_refused_with_read_back_needs_no_send(services, shop, sandbox, 
     run_again(services, o.id, verify=True)
     assert drain(services, qloop, shop).done == 1
     assert len(replies) == 1  # the read-back found the answer; no mutation was sent
-    assert without_shipment_state(local_state(services, o.id)) == without_shipment_state(local)
+    assert local_state(services, o.id) == local
 
 
-def test_a_repeat_refused_without_the_unit_keeps_the_local_answer(services, shop, sandbox, qloop, monkeypatch):
-    """A server that refuses a repeat and does not say the unit's state: the worker cannot know
-    from the reply that the answer is there. It fails the task for a person to look at, but the
-    items keep Letzshop's state and the vendor's answer from the first run."""
+def test_a_repeat_refused_without_the_unit_is_read_back_and_done(services, shop, sandbox, qloop, monkeypatch):
+    """A server that refuses a repeat and does not say the unit's state: the worker reads the
+    shipment back before failing, finds the answer there and ends the task done."""
     replies = refuse_repeats(sandbox, monkeypatch, echo=False)
     o = an_order(services, shop)
     queue_confirm(services, shop, o)
@@ -294,8 +281,8 @@ def test_a_repeat_refused_without_the_unit_keeps_the_local_answer(services, shop
     after = local_state(services, o.id)
     assert after["units"] == local["units"]
     assert after["status"] == local["status"] == "confirmed"
-    assert (report.done, report.failed) == (0, 1)
-    assert [t[3] for t in after["tasks"]] == ["failed"]
+    assert (report.done, report.failed) == (1, 0)
+    assert [t[3] for t in after["tasks"]] == ["done"]
 
 
 # --- tracking read-back ------------------------------------------------------------------------

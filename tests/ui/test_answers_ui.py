@@ -195,6 +195,13 @@ def test_tracking_dialog_values(qtbot: QtBot) -> None:
     qtbot.addWidget(custom)
     assert custom.carrier.currentData() == "other" and custom.other_carrier.text() == "Luxtrans"
 
+    # A number the service would refuse is said in the dialog, which stays open.
+    short = TrackingDialog([TrackingTarget(1, "R1")], "dhl")
+    qtbot.addWidget(short)
+    short.numbers[1].setText("a#")
+    short.accept()
+    assert short.result() == 0 and "3 to 60 letters and digits" in short.error.text()
+
 
 def test_confirm_and_track_several_orders(
     qtbot: QtBot, qloop: Loop, services: Services, sandbox: SandboxServer
