@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .cli_commands import EXIT_FAILED, EXIT_OK, CommandError, _items, print_json
 
 if TYPE_CHECKING:  # the services load SQLAlchemy: only when a command runs, not for --help
-    from .services.answers import Queued, TaskView
+    from .services.answers import Queued
+    from .services.outbox import TaskView
     from .services.worker import DrainReport
 
 _STATE_WORDS = {

@@ -21,16 +21,31 @@ from sqlalchemy.orm import Session, selectinload
 from ..store.db import Database
 from ..store.models import Credential, FulfillmentTask, InventoryUnit, Order, Vendor
 from ..store.types import utcnow
-from .status import UNIT_AVAILABLE, UNIT_UNAVAILABLE, UNIT_UNCONFIRMED, derive_status, effective_state
+from .outbox import (
+    CANCELLED,
+    CONFIRM,
+    DECLINE,
+    DONE,
+    FAILED,
+    IN_FLIGHT,
+    PENDING,
+    TARGET,
+    TRACKING,
+    TaskView,
+    WriteBack,
+    active_answer_tasks,
+    close_task,
+    drop_units,
+    failed_answer_tasks,
+    refresh_status,
+    restore_tracking,
+    summarise,
+    task_view,
+    tasks_by_id,
+)
+from .status import UNIT_AVAILABLE, UNIT_UNAVAILABLE, UNIT_UNCONFIRMED, effective_state
 
 logger = logging.getLogger(__name__)
-
-CONFIRM, DECLINE, TRACKING = "confirm", "decline", "tracking"
-OPERATIONS = (CONFIRM, DECLINE, TRACKING)
-PENDING, IN_FLIGHT, DONE, FAILED, CANCELLED = "pending", "in_flight", "done", "failed", "cancelled"
-TASK_STATUSES = (PENDING, IN_FLIGHT, DONE, FAILED, CANCELLED)
-ACTIVE = (PENDING, IN_FLIGHT)
-TARGET = {CONFIRM: UNIT_AVAILABLE, DECLINE: UNIT_UNAVAILABLE}
 
 _TRACKING = re.compile(r"^[A-Z0-9][A-Z0-9./_-]{2,59}$")
 
@@ -47,46 +62,6 @@ class Queued:
     units: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     replaced: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class TaskView:
-    """One row of the queue, detached from any session."""
-
-    id: int
-    vendor_id: int
-    vendor_name: str
-    order_pk: int
-    order_number: str | None
-    shipment_number: str | None
-    operation: str
-    payload: dict[str, Any]
-    status: str
-    attempts: int
-    max_attempts: int
-    next_attempt_at: datetime
-    verify: bool
-    last_error: str | None
-    created_at: datetime
-    finished_at: datetime | None
-    dry_run: bool
-
-    @property
-    def summary(self) -> str:
-        """What the task asks of Letzshop, in a few words."""
-        if self.operation == TRACKING:
-            return f"tracking {self.payload.get('code')} ({self.payload.get('carrier')})"
-        count = len(self.payload.get("units", ()))
-        return f"{self.operation} {count} item{'s' if count != 1 else ''}"
-
-
-@dataclass(frozen=True)
-class WriteBack:
-    """Where an order's answers are on their way to Letzshop, for the orders table."""
-
-    state: str  # queued, sending, retrying, sent, failed, held
-    text: str
-    failed_tasks: tuple[int, ...] = ()
 
 
 def normalise_tracking(number: str) -> str:
@@ -149,7 +124,7 @@ class AnswerService:
         now = self.clock()
         with self.db.write_session() as session:
             order = _order(session, vendor_id, order_pk)
-            active = _active_answer_tasks(session, order_pk)
+            active = active_answer_tasks(session, order_pk)
             covering = {unit: task for task in active for unit in task.payload.get("units", ())}
             units = _chosen_units(order, unit_ids)
 
@@ -171,7 +146,7 @@ class AnswerService:
                         "which takes one answer per item."
                     )
                 if task is not None and TARGET[task.operation] != target:
-                    _drop_units(task, [unit.unit_id], "replaced by a later answer", now)
+                    drop_units(task, [unit.unit_id], "replaced by a later answer", now)
                     replaced.add(task.id)
                     task = None
                 if answered or task is not None:
@@ -183,9 +158,9 @@ class AnswerService:
 
             # A failed answer for these items is settled by the new one.
             chosen_ids = {unit.unit_id for unit in chosen}
-            for task in _failed_answer_tasks(session, order_pk):
+            for task in failed_answer_tasks(session, order_pk):
                 if chosen_ids & set(task.payload.get("units", ())):
-                    _close(task, CANCELLED, "replaced by a later answer", now)
+                    close_task(task, CANCELLED, "replaced by a later answer", now)
                     replaced.add(task.id)
 
             task_id = None
@@ -245,7 +220,7 @@ class AnswerService:
             replaced = []
             for task in tasks:
                 if task.status in (PENDING, FAILED):
-                    _close(task, CANCELLED, "replaced by a later tracking number", now)
+                    close_task(task, CANCELLED, "replaced by a later tracking number", now)
                     replaced.append(task.id)
             last_sent = max((t for t in tasks if t.status in (IN_FLIGHT, DONE)), key=lambda t: t.id, default=None)
             order.tracking_number = code
@@ -299,19 +274,19 @@ class AnswerService:
         if order_pk is not None:
             query = query.where(FulfillmentTask.order_pk == order_pk)
         with self.db.session() as session:
-            return [_view(task, *rest) for task, *rest in session.execute(query).all()]
+            return [task_view(task, *rest) for task, *rest in session.execute(query).all()]
 
     def retry(self, task_ids: Iterable[int]) -> int:
         """Send failed or waiting tasks now; a failed answer's items are marked answered again."""
         now = self.clock()
         count = 0
         with self.db.write_session() as session:
-            for task in _tasks(session, task_ids):
+            for task in tasks_by_id(session, task_ids):
                 if task.status == PENDING:
                     task.next_attempt_at = now
                 elif task.status == FAILED:
                     if task.operation != TRACKING and not self._reclaim_units(session, task):
-                        _close(task, CANCELLED, "nothing left to send: every item already has an answer", now)
+                        close_task(task, CANCELLED, "nothing left to send: every item already has an answer", now)
                         continue
                     task.status = PENDING
                     task.attempts = 0
@@ -330,7 +305,7 @@ class AnswerService:
         target = TARGET[task.operation]
         order = session.get(Order, task.order_pk, options=[selectinload(Order.units)])
         assert order is not None
-        covered = {u for t in _active_answer_tasks(session, task.order_pk) for u in t.payload.get("units", ())}
+        covered = {u for t in active_answer_tasks(session, task.order_pk) for u in t.payload.get("units", ())}
         units = {unit.unit_id: unit for unit in order.units}
         # Only items still open on Letzshop can take the answer again (one answer per item).
         keep = [
@@ -349,18 +324,18 @@ class AnswerService:
         now = self.clock()
         count = 0
         with self.db.write_session() as session:
-            for task in _tasks(session, task_ids):
+            for task in tasks_by_id(session, task_ids):
                 if task.status not in (PENDING, FAILED):
                     continue
                 if task.status == PENDING and task.operation != TRACKING:
-                    _drop_units(task, list(task.payload.get("units", ())), "cancelled by the vendor", now)
+                    drop_units(task, list(task.payload.get("units", ())), "cancelled by the vendor", now)
                 else:
-                    _close(task, CANCELLED, "cancelled by the vendor", now)
+                    close_task(task, CANCELLED, "cancelled by the vendor", now)
                 order = session.get(Order, task.order_pk)
                 if order is None:
                     continue
                 if task.operation == TRACKING and order.tracking_number == task.payload.get("code"):
-                    _restore_tracking(session, order)
+                    restore_tracking(session, order)
                 refresh_status(order)
                 count += 1
         logger.info("Cancelled %d task(s)", count)
@@ -386,10 +361,10 @@ class AnswerService:
             by_order: dict[int, list[FulfillmentTask]] = {}
             for task in session.scalars(query):
                 by_order.setdefault(task.order_pk, []).append(task)
-        return {pk: _summarise(tasks, tasks[0].vendor_id in dry) for pk, tasks in by_order.items()}
+        return {pk: summarise(tasks, tasks[0].vendor_id in dry) for pk, tasks in by_order.items()}
 
 
-# -- helpers shared by the service and the worker ---------------------------------------------
+# -- helpers ------------------------------------------------------------------------------
 
 
 def _order(session: Session, vendor_id: int, order_pk: int) -> Order:
@@ -414,139 +389,9 @@ def _position(order: Order) -> Callable[[str], int]:
     return lambda unit_id: positions.get(unit_id, 0)
 
 
-def _active_answer_tasks(session: Session, order_pk: int) -> list[FulfillmentTask]:
-    return list(
-        session.scalars(
-            select(FulfillmentTask)
-            .where(
-                FulfillmentTask.order_pk == order_pk,
-                FulfillmentTask.operation.in_((CONFIRM, DECLINE)),
-                FulfillmentTask.status.in_(ACTIVE),
-            )
-            .order_by(FulfillmentTask.id)
-        )
-    )
-
-
-def _failed_answer_tasks(session: Session, order_pk: int) -> list[FulfillmentTask]:
-    return list(
-        session.scalars(
-            select(FulfillmentTask).where(
-                FulfillmentTask.order_pk == order_pk,
-                FulfillmentTask.operation.in_((CONFIRM, DECLINE)),
-                FulfillmentTask.status == FAILED,
-            )
-        )
-    )
-
-
-def _tasks(session: Session, task_ids: Iterable[int]) -> list[FulfillmentTask]:
-    ids = list(dict.fromkeys(task_ids))
-    if not ids:
-        return []
-    return list(
-        session.scalars(select(FulfillmentTask).where(FulfillmentTask.id.in_(ids)).order_by(FulfillmentTask.id))
-    )
-
-
-def _drop_units(task: FulfillmentTask, unit_ids: list[str], why: str, now: datetime) -> None:
-    """Take items out of a pending answer task, cancelling it when none are left.
-
-    The items' local answers are cleared; the caller sets new ones where it replaces them.
-    """
-    remaining = [u for u in task.payload.get("units", ()) if u not in unit_ids]
-    for unit in task.order.units:
-        if unit.unit_id in unit_ids and unit.answer == TARGET[task.operation]:
-            unit.answer = None
-            unit.decline_reason = None
-    if remaining:
-        task.payload = {**task.payload, "units": remaining}
-        task.updated_at = now
-    else:
-        _close(task, CANCELLED, why, now)
-
-
-def _close(task: FulfillmentTask, status: str, note: str | None, now: datetime) -> None:
-    task.status = status
-    if note:
-        task.last_error = note
-    task.finished_at = now
-    task.updated_at = now
-
-
-def refresh_status(order: Order) -> None:
-    """The derived status with the vendor's answers laid over Letzshop's unit states."""
-    order.status = derive_status(
-        (effective_state(u.state, u.answer) for u in order.units),
-        has_tracking=bool(order.tracking_number),
-        shipment_state=order.letzshop_state,
-    )
-
-
-def _restore_tracking(session: Session, order: Order) -> None:
-    """Back to the last tracking that went to Letzshop (or that Letzshop set), since this one never will."""
-    sent = session.scalars(
-        select(FulfillmentTask)
-        .where(
-            FulfillmentTask.order_pk == order.id,
-            FulfillmentTask.operation == TRACKING,
-            FulfillmentTask.status.in_((IN_FLIGHT, DONE)),
-        )
-        .order_by(FulfillmentTask.id.desc())
-        .limit(1)
-    ).first()
-    if sent is not None:
-        order.tracking_number, order.tracking_carrier = sent.payload["code"], sent.payload["carrier"]
-    else:
-        order.tracking_number, order.tracking_carrier = order.remote_tracking_number, order.remote_tracking_carrier
-
-
 def _label(unit: InventoryUnit) -> str:
     return f"{unit.name or unit.sku or unit.unit_id}"
 
 
 def _words(state: str | None) -> str:
     return {UNIT_AVAILABLE: "confirmed", UNIT_UNAVAILABLE: "declined"}.get(state or "", state or "answered")
-
-
-def _view(
-    task: FulfillmentTask, vendor: str, order_number: str | None, shipment: str | None, dry: bool | None
-) -> TaskView:
-    return TaskView(
-        id=task.id,
-        vendor_id=task.vendor_id,
-        vendor_name=vendor,
-        order_pk=task.order_pk,
-        order_number=order_number,
-        shipment_number=shipment,
-        operation=task.operation,
-        payload=dict(task.payload),
-        status=task.status,
-        attempts=task.attempts,
-        max_attempts=task.max_attempts,
-        next_attempt_at=task.next_attempt_at,
-        verify=task.verify,
-        last_error=task.last_error,
-        created_at=task.created_at,
-        finished_at=task.finished_at,
-        dry_run=bool(dry),
-    )
-
-
-def _summarise(tasks: list[FulfillmentTask], dry_run: bool) -> WriteBack:
-    failed = tuple(t.id for t in tasks if t.status == FAILED)
-    if failed:
-        error = next(t.last_error for t in reversed(tasks) if t.status == FAILED)
-        return WriteBack(FAILED, f"Failed: {error or 'no reason given'}", failed)
-    if any(t.status == IN_FLIGHT for t in tasks):
-        return WriteBack("sending", "Sending…")
-    pending = [t for t in tasks if t.status == PENDING]
-    if pending and dry_run:
-        return WriteBack("held", "Queued (dry run: not sent)")
-    waiting = [t for t in pending if t.attempts or t.waits or t.verify]
-    if waiting:
-        when = min(t.next_attempt_at for t in waiting).astimezone().strftime("%H:%M")
-        return WriteBack("retrying", f"Retry at {when}: {waiting[0].last_error or 'waiting'}")
-    if pending:
-        return WriteBack("queued", "Answer queued")
-    return WriteBack("sent", "Sent to Letzshop")

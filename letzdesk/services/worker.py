@@ -14,54 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock, Timeout
 from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import aliased, selectinload
 
 from ..letzshop.client import LetzshopClient
-from ..letzshop.errors import (
-    AuthError,
-    GraphQLResponseError,
-    LetzshopError,
-    MalformedResponseError,
-    RateLimitedError,
-    TransientError,
-)
-from ..letzshop.records import MutationProblem, Shipment
 from ..store.db import Database
 from ..store.models import Credential, FulfillmentTask, InventoryUnit, Order, Vendor
 from ..store.types import utcnow
 from ..vault import VaultError
 from . import synclog
-from .answers import CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, TARGET, TRACKING, refresh_status
+from .delivery import Backoff, Claim, Delivery, Outcome
+from .outbox import CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, TARGET, refresh_status
 from .vendors import VendorError, VendorService
 
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "queue.lock"
-
-
-@dataclass
-class Backoff:
-    """Delays between tries of one task: exponential with full jitter, Retry-After honoured."""
-
-    base: float = 30.0
-    cap: float = 900.0
-    #: The longest Retry-After obeyed; the queue is durable, so it may wait longer than a page read.
-    retry_after_cap: float = 900.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, tries: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry_after_cap)
-        return self.rng.uniform(0, min(self.cap, self.base * 2 ** max(tries - 1, 0)))
 
 
 @dataclass
@@ -84,42 +58,6 @@ class DrainReport:
         self.errors += other.errors
 
 
-@dataclass(frozen=True)
-class _Claim:
-    """A claimed task, copied out of its session."""
-
-    id: int
-    vendor_id: int
-    order_pk: int
-    shipment_id: str
-    shipment_number: str | None
-    operation: str
-    payload: dict[str, Any]
-    attempts: int
-    max_attempts: int
-    waits: int
-    verify: bool
-    #: Item id -> product name, to say which item Letzshop refused.
-    names: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Outcome:
-    """How a claimed task ends this round; applied in one transaction by ``_finish``."""
-
-    status: str
-    sent: bool = False
-    verify: bool = False
-    delay: float = 0.0
-    error: str | None = None
-    response: dict[str, Any] | None = None
-    unit_states: dict[str, str | None] = field(default_factory=dict)
-    shipment_state: str | None = None
-    remote_tracking: tuple[str | None, str | None] | None = None
-    #: Stop sending for this vendor for now (rate limit, no network, key refused).
-    pause: bool = False
-
-
 class QueueWorker:
     def __init__(
         self,
@@ -135,7 +73,7 @@ class QueueWorker:
         self.db = db
         self.vendors = vendors
         self.client_for = client_for or vendors.client_for
-        self.backoff = backoff or Backoff()
+        self.delivery = Delivery(backoff)
         self.clock = clock
         self.sleep = sleep
         # Protects the right to send for this data folder, across processes (see module docstring).
@@ -242,7 +180,12 @@ class QueueWorker:
                     await self.sleep(max(due, 0.0))
                     continue
                 try:
-                    outcome = await self._run(client, claim)
+                    try:
+                        outcome = await self.delivery.run(client, claim)
+                    except asyncio.CancelledError:
+                        # Quitting mid-send: the outcome is unknown, so read back before the next send.
+                        await asyncio.to_thread(self._finish, claim, Outcome(PENDING, verify=True))
+                        raise
                     await asyncio.to_thread(self._finish, claim, outcome)
                 finally:
                     self._claimed.discard(claim.id)
@@ -255,7 +198,7 @@ class QueueWorker:
             await asyncio.to_thread(synclog.record, self.db, run)
         return report
 
-    def _count(self, report: DrainReport, run: synclog.SyncRun, claim: _Claim, outcome: _Outcome, name: str) -> None:
+    def _count(self, report: DrainReport, run: synclog.SyncRun, claim: Claim, outcome: Outcome, name: str) -> None:
         what = f"{claim.operation} {claim.shipment_number}"
         if outcome.status == DONE:
             report.done += 1
@@ -277,7 +220,7 @@ class QueueWorker:
             return "Dry run: answers are queued but not sent."
         return self.vendors.answers_on_hold(vendor_id)
 
-    def _claim(self, vendor_id: int) -> _Claim | None:
+    def _claim(self, vendor_id: int) -> Claim | None:
         """The oldest due task of the vendor whose order has no earlier task still open or failed.
 
         An order's tasks go out in the order they were made: tracking waits for the answers
@@ -314,7 +257,7 @@ class QueueWorker:
                         )
                     ).all()
                 )
-                return _Claim(
+                return Claim(
                     task.id,
                     task.vendor_id,
                     task.order_pk,
@@ -327,6 +270,7 @@ class QueueWorker:
                     task.waits,
                     task.verify,
                     names,
+                    task.last_error,
                 )
         except BaseException:
             if claimed is not None:  # the claim did not commit
@@ -345,134 +289,7 @@ class QueueWorker:
 
     # -- one task -----------------------------------------------------------------------------
 
-    async def _run(self, client: LetzshopClient, claim: _Claim) -> _Outcome:
-        sent = False
-        try:
-            if claim.verify:
-                outcome = await self._verify(client, claim)
-                if outcome is not None:
-                    return outcome
-            if claim.attempts >= claim.max_attempts:
-                return _Outcome(FAILED, error=f"Gave up after {claim.attempts} attempts.")
-            sent = True
-            if claim.operation == TRACKING:
-                return await self._send_tracking(client, claim)
-            return await self._send_answer(client, claim)
-        except asyncio.CancelledError:
-            # Quitting mid-send: the outcome is unknown, so read back before the next send.
-            await asyncio.to_thread(self._finish, claim, _Outcome(PENDING, sent=sent, verify=True))
-            raise
-        except AuthError as exc:
-            return self._later(claim, exc, sent=sent, pause=True)
-        except RateLimitedError as exc:
-            return self._later(claim, exc, sent=False, pause=True, retry_after=exc.retry_after)
-        except TransientError as exc:
-            # Not sent at all (no connection): a wait, not an attempt, and the vendor pauses.
-            if not exc.sent:
-                return self._later(claim, exc, sent=False, pause=True)
-            return self._later(claim, exc, sent=sent, verify=True)
-        except MalformedResponseError as exc:
-            return self._later(claim, exc, sent=sent, verify=sent)
-        except GraphQLResponseError as exc:
-            if not sent:  # the read-back itself was refused; the answer may still be fine
-                return self._later(claim, exc, sent=False, pause=True)
-            return _Outcome(FAILED, sent=True, error=f"{exc.user_message} ({exc})")
-        except Exception as exc:
-            logger.exception("Task %d crashed", claim.id)
-            return self._later(claim, exc, sent=sent, verify=True, pause=True)
-
-    def _later(
-        self,
-        claim: _Claim,
-        exc: BaseException,
-        *,
-        sent: bool,
-        verify: bool = False,
-        pause: bool = False,
-        retry_after: float | None = None,
-    ) -> _Outcome:
-        tries = claim.attempts + claim.waits + 1
-        delay = self.backoff.delay(tries, retry_after)
-        words = getattr(exc, "user_message", None) or "An unexpected error happened."
-        logger.info("Task %d (%s) will be retried in %.1f s: %s", claim.id, claim.operation, delay, exc)
-        return _Outcome(PENDING, sent=sent, verify=verify or claim.verify, delay=delay, error=words, pause=pause)
-
-    async def _verify(self, client: LetzshopClient, claim: _Claim) -> _Outcome | None:
-        """Read the shipment back; an outcome if the answer is already there (or can never be)."""
-        shipment = await client.find_shipment(claim.shipment_id)
-        if shipment is None:
-            return None
-        states = _unit_states(shipment)
-        if claim.operation == TRACKING:
-            wanted = (claim.payload["code"], claim.payload["carrier"])
-            if (shipment.tracking_code, shipment.tracking_provider) == wanted:
-                logger.info("Task %d: tracking already on Letzshop; not sent again", claim.id)
-                return _Outcome(DONE, response={"read_back": True}, unit_states=states, shipment_state=shipment.state)
-            return None
-        target = TARGET[claim.operation]
-        units = claim.payload.get("units", [])
-        if all(states.get(unit) == target for unit in units):
-            logger.info("Task %d: answer already on Letzshop; not sent again", claim.id)
-            return _Outcome(DONE, response={"read_back": True}, unit_states=states, shipment_state=shipment.state)
-        other = [u for u in units if states.get(u) not in (None, "unconfirmed", target)]
-        if other:
-            return _Outcome(
-                FAILED,
-                error=f"Letzshop already has another answer for {len(other)} item(s).",
-                unit_states=states,
-                shipment_state=shipment.state,
-            )
-        return None
-
-    async def _send_answer(self, client: LetzshopClient, claim: _Claim) -> _Outcome:
-        target = TARGET[claim.operation]
-        units = claim.payload.get("units", [])
-        result = await client.answer_units({unit: target == "confirmed_available" for unit in units})
-        states = {unit: result.states.get(unit, target if not result.problems else None) for unit in units}
-        response = {
-            "states": result.states,
-            "errors": [{"id": p.id, "code": p.code, "message": p.message} for p in result.problems],
-        }
-        reached = [unit for unit in units if states[unit] == target]
-        if len(reached) == len(units):
-            return _Outcome(DONE, sent=True, response=response, unit_states=states)
-        if result.problems:
-            # A server that refuses a repeat may not say where the items stand: look before failing.
-            shipment = await self._read_back_quietly(client, claim)
-            if shipment is not None and all(state_of(shipment, unit) == target for unit in units):
-                logger.info("Task %d: refused, but Letzshop already has the answer", claim.id)
-                return _Outcome(DONE, sent=True, response=response, unit_states=_unit_states(shipment))
-        message = _message(result.problems, claim.names) or "Letzshop did not take the answer for every item."
-        return _Outcome(FAILED, sent=True, error=message, response=response, unit_states=states)
-
-    @staticmethod
-    async def _read_back_quietly(client: LetzshopClient, claim: _Claim) -> Shipment | None:
-        try:
-            return await client.find_shipment(claim.shipment_id)
-        except LetzshopError as exc:
-            logger.info("Task %d: could not read the shipment back (%s)", claim.id, exc)
-            return None
-
-    async def _send_tracking(self, client: LetzshopClient, claim: _Claim) -> _Outcome:
-        result = await client.set_tracking(claim.shipment_id, claim.payload["code"], claim.payload["carrier"])
-        response = {
-            "state": result.shipment_state,
-            "tracking": {"code": result.code, "provider": result.provider},
-            "errors": [{"code": p.code, "message": p.message} for p in result.problems],
-        }
-        if result.problems:
-            return _Outcome(FAILED, sent=True, error=_message(result.problems, claim.names), response=response)
-        return _Outcome(
-            DONE,
-            sent=True,
-            response=response,
-            shipment_state=result.shipment_state,
-            remote_tracking=(result.code, result.provider),
-        )
-
-    # -- recording the outcome ----------------------------------------------------------------
-
-    def _finish(self, claim: _Claim, outcome: _Outcome) -> None:
+    def _finish(self, claim: Claim, outcome: Outcome) -> None:
         """Commit the outcome and the local state it implies, in one transaction."""
         now = self.clock()
         with self.db.write_session() as session:
@@ -500,7 +317,7 @@ class QueueWorker:
                 self._apply(order, task, outcome)
 
     @staticmethod
-    def _apply(order: Order, task: FulfillmentTask, outcome: _Outcome) -> None:
+    def _apply(order: Order, task: FulfillmentTask, outcome: Outcome) -> None:
         units = {unit.unit_id: unit for unit in order.units}
         for unit_id, state in outcome.unit_states.items():
             if unit_id in units and state is not None:
@@ -531,22 +348,3 @@ def _ready() -> ColumnElement[bool]:
         earlier.id < FulfillmentTask.id,
         earlier.status.in_((PENDING, IN_FLIGHT, FAILED)),
     )
-
-
-def _unit_states(shipment: Shipment) -> dict[str, str | None]:
-    return {unit.id: unit.state for unit in shipment.units}
-
-
-def state_of(shipment: Shipment, unit_id: str) -> str | None:
-    return next((unit.state for unit in shipment.units if unit.id == unit_id), None)
-
-
-def _message(problems: Iterable[MutationProblem], names: dict[str, str]) -> str:
-    """Letzshop's words, with its opaque item ids replaced by the product names the vendor knows."""
-    sentences = []
-    for problem in problems:
-        text = problem.message.strip()
-        for unit_id, name in names.items():
-            text = text.replace(unit_id, f"“{name}”")
-        sentences.append(text if text.endswith((".", "!", "?")) else text + ".")
-    return " ".join(sentences)

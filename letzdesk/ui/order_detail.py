@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..letzshop.records import Address
-from ..services.answers import WriteBack
 from ..services.orders import format_cents
+from ..services.outbox import WriteBack
 from ..services.status import UNIT_UNAVAILABLE, effective_state
 from ..store.models import InventoryUnit
 from .orders_model import OrderRow, is_open

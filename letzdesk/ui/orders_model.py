@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from ..services.answers import WriteBack
 from ..services.orders import format_cents
+from ..services.outbox import WriteBack
 from ..services.status import UNIT_AVAILABLE, UNIT_UNCONFIRMED, effective_state
 from ..store.models import Order
 from .table_model import ROW_ROLE, SORT_ROLE, Index, RowsTableModel

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from ..services.answers import CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, TaskView
+from ..services.outbox import CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, TaskView
 from .table_model import ROW_ROLE, SORT_ROLE, Index, RowsTableModel
 
 VENDOR, ORDER, ANSWER, STATE, ATTEMPTS, NEXT, QUEUED, ERROR = range(8)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..app import Services
-from ..services.answers import DONE, FAILED, PENDING, TaskView
+from ..services.outbox import DONE, FAILED, PENDING, TaskView
 from ..services.worker import DrainReport
 from .answer_dialogs import ERROR_STYLE
 from .answer_sender import AnswerSender, changed_anything, describe

@@ -9,8 +9,8 @@ from pytestqt.qtbot import QtBot
 
 from letzdesk.app import Services
 from letzdesk.sandbox.server import SandboxServer
-from letzdesk.services.answers import TaskView
 from letzdesk.services.orders import orders_for
+from letzdesk.services.outbox import TaskView
 from letzdesk.ui.main_window import MainWindow
 from letzdesk.ui.queue_model import (
     ANSWER,
