@@ -119,11 +119,13 @@ def _said(what: str, order: str, task: TaskView, report: DrainReport) -> int:
     if task.status == "failed":
         print(f"letzdesk: Letzshop did not take the answer for order {order}: {task.last_error}", file=sys.stderr)
         return EXIT_FAILED
-    why = (
-        "another letzdesk is sending answers for this data folder"
-        if report.busy
-        else next(iter(report.held.values()), None) or task.last_error or "it is waiting its turn"
-    )
+    if report.busy:
+        print(
+            f"{what} for order {order} is queued. Another letzdesk (a window or `queue --run`) is sending "
+            "answers for this data folder and will send it."
+        )
+        return EXIT_OK
+    why = (next(iter(report.held.values()), None) or task.last_error or "it is waiting its turn").rstrip(".")
     print(f"{what} for order {order} is queued, not sent yet: {why}. Send it later with: letzdesk queue --run")
     return EXIT_OK
 
