@@ -160,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "queue" and args.retry and args.cancel:
+        parser.error("choose --retry or --cancel, not both")
     if args.command is None:
         from .ui.launch import run_window
 

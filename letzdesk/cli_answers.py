@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,11 @@ def add_parsers(commands: Any, data_dir_option: Any) -> None:
     tracking.add_argument("name", help="vendor")
     tracking.add_argument("order", help="order or shipment number")
     tracking.add_argument("number", help="tracking number (spaces are removed, letters made upper case)")
-    tracking.add_argument("--carrier", help="carrier code (default: the vendor's default carrier)")
+    tracking.add_argument(
+        "--carrier",
+        help="carrier: post_lu, dhl, dpd, gls, ups, fedex, bpost, colissimo, or another carrier's name "
+        "(default: the vendor's default carrier)",
+    )
     queue = commands.add_parser("queue", help="list the answers waiting for Letzshop, or send them")
     queue.add_argument("name", nargs="?", help="only this vendor")
     queue.add_argument("--run", action="store_true", help="send every answer that is due")
@@ -53,6 +58,12 @@ def add_parsers(commands: Any, data_dir_option: Any) -> None:
         help="with --run, also wait for retries that fall due within this many seconds",
     )
     queue.add_argument("--all", action="store_true", help="include done and cancelled answers")
+    queue.add_argument(
+        "--retry", type=int, nargs="+", metavar="ID", help="send these answers again (failed) or now (waiting)"
+    )
+    queue.add_argument(
+        "--cancel", type=int, nargs="+", metavar="ID", help="cancel these waiting or failed answers (items open again)"
+    )
     queue.add_argument("--json", action="store_true")
     for sub in (confirm, decline, tracking, queue):
         data_dir_option(sub, top=False)
@@ -75,9 +86,11 @@ def answer_command(services: Any, args: argparse.Namespace) -> int:
         print(_nothing_to_send(args.command, queued))
         return EXIT_OK
 
-    report = asyncio.run(services.worker.drain([vendor.id], trigger="cli"))
+    # Only this order's answers, each tried once: the command ends even while Letzshop struggles.
+    waiting = [t.id for t in services.answers.tasks(vendor.id, ["pending"], order_pk=order_pk)]
+    report = asyncio.run(services.worker.drain([vendor.id], trigger="cli", task_ids=waiting))
     task = next(t for t in services.answers.tasks(vendor.id, order_pk=order_pk) if t.id == queued.task_id)
-    return _said(what, args.order, task, report)
+    return _said(what, args.order, task, report, vendor.name)
 
 
 def _unit_ids(services: Any, order_pk: int, given: list[str]) -> list[str]:
@@ -96,7 +109,7 @@ def _unit_ids(services: Any, order_pk: int, given: list[str]) -> list[str]:
     for value in given:
         if value in ids:
             chosen.append(value)
-        elif value.isdigit() and 1 <= int(value) <= len(ids):
+        elif value.isascii() and value.isdigit() and 1 <= int(value) <= len(ids):
             chosen.append(ids[int(value) - 1])
         else:
             raise AnswerError(f"This order has no item {value!r}; it has items 1 to {len(ids)}.")
@@ -112,30 +125,42 @@ def _nothing_to_send(command: str, queued: Queued) -> str:
     return f"Nothing to send: {_items(len(queued.unchanged))} already {done} or on the way."
 
 
-def _said(what: str, order: str, task: TaskView, report: DrainReport) -> int:
+def _said(what: str, order: str, task: TaskView, report: DrainReport, vendor: str) -> int:
+    """What happened to the answer just queued, and what (if anything) the vendor should do."""
     if task.status == "done":
         print(f"{what} for order {order} sent to Letzshop.")
         return EXIT_OK
     if task.status == "failed":
         print(f"letzdesk: Letzshop did not take the answer for order {order}: {task.last_error}", file=sys.stderr)
         return EXIT_FAILED
+    queued = f"{what} for order {order} is queued, not sent yet"
     if report.busy:
         print(
-            f"{what} for order {order} is queued. Another letzdesk (a window or `queue --run`) is sending "
-            "answers for this data folder and will send it."
+            f"{queued}: another letzdesk (a window or `queue --run`) is sending answers for this data folder. "
+            "Check with: letzdesk queue"
         )
-        return EXIT_OK
-    why = (next(iter(report.held.values()), None) or task.last_error or "it is waiting its turn").rstrip(".")
-    print(f"{what} for order {order} is queued, not sent yet: {why}. Send it later with: letzdesk queue --run")
+    elif task.dry_run:
+        print(f"{queued}: dry run is on for {vendor}. To send: letzdesk vendor edit {shlex.quote(vendor)} --no-dry-run")
+    elif report.held:
+        print(f"{queued}: {next(iter(report.held.values())).rstrip('.')}.")
+    else:
+        why = (task.last_error or "an earlier answer of this order goes first").rstrip(".")
+        when = task.next_attempt_at.astimezone().strftime("%H:%M:%S")
+        print(
+            f"{queued}: {why}. It is tried again from {when}: an open letzdesk window does that by itself, "
+            "or run: letzdesk queue --run"
+        )
     return EXIT_OK
 
 
 def queue_command(services: Any, args: argparse.Namespace) -> int:
     vendor_id = services.vendors.get(args.name).id if args.name else None
+    if args.retry or args.cancel:
+        return _retry_or_cancel(services, args)
     report = None
     if args.run:
-        if args.wait < 0:
-            raise CommandError("--wait is a number of seconds, 0 or more")
+        if not 0 <= args.wait <= 86_400:  # also refuses nan and inf
+            raise CommandError("--wait is a number of seconds, from 0 to 86400")
         report = asyncio.run(
             services.worker.drain(None if vendor_id is None else [vendor_id], wait=args.wait, trigger="cli")
         )
@@ -155,11 +180,31 @@ def queue_command(services: Any, args: argparse.Namespace) -> int:
     else:
         if report is not None:
             _print_report(report)
+        if tasks:
+            print(_HEADER)
         for task in tasks:
             print(_task_line(task))
         if not tasks:
             print("The queue is empty." if args.all else "No answer is waiting or failed.")
     return EXIT_FAILED if report is not None and report.failed else EXIT_OK
+
+
+def _retry_or_cancel(services: Any, args: argparse.Namespace) -> int:
+    ids = args.retry or args.cancel
+    known = {task.id for task in services.answers.tasks()}
+    unknown = [task_id for task_id in ids if task_id not in known]
+    if unknown:
+        raise CommandError(f"No answer #{unknown[0]} in the queue; see: letzdesk queue --all")
+    if args.retry:
+        count = services.answers.retry(ids)
+        print(f"{count} of {len(ids)} answer(s) will be sent again (done or cancelled ones are left alone).")
+        if count:
+            report = asyncio.run(services.worker.drain(trigger="cli", task_ids=ids))
+            _print_report(report)
+    else:
+        count = services.answers.cancel(ids)
+        print(f"Cancelled {count} of {len(ids)} answer(s) (sending, done or cancelled ones are left alone).")
+    return EXIT_OK
 
 
 def _print_report(report: DrainReport) -> None:
@@ -171,6 +216,9 @@ def _print_report(report: DrainReport) -> None:
         print(f"{vendor}: not sent: {reason}")
     for error in report.errors:
         print(f"  {error}")
+
+
+_HEADER = f"{'ID':<6} {'Vendor':<16} {'Order':<12} {'Answer':<28} {'State':<9} tries"
 
 
 def _task_line(task: TaskView) -> str:

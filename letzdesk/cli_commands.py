@@ -95,9 +95,11 @@ def vendor_command(services: Any, args: argparse.Namespace) -> int:
         last = v.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.last_sync_at else "never"
         auto = f"auto-sync every {v.interval_minutes} min" if v.auto_sync else "auto-sync off"
         api = f"  API CHANGED ({len(v.schema_drift)} mismatches)" if v.schema_drift else ""
+        answers = "  DRY RUN: answers are not sent" if v.dry_run else ""
+        failing = f"  {v.failing_tasks} answer(s) failed" if v.failing_tasks else ""
         print(
             f"{v.name}  {v.endpoint}  key {v.masked_key}  {auto}  orders {v.orders} ({v.pending} pending)  "
-            f"last sync {last} {v.last_sync_status or ''}{api}".rstrip()
+            f"last sync {last} {v.last_sync_status or ''}{api}{answers}{failing}".rstrip()
         )
     print(f"Master key store: {services.vault.describe()}")
     return EXIT_OK
@@ -230,9 +232,11 @@ def _print_order(order: Any, writeback: Any) -> None:
         print(f"  tracking {order.tracking_number} ({order.tracking_carrier or 'no carrier'})")
     if writeback:
         print(f"  Letzshop: {writeback.text}")
+    words = {"unconfirmed": "open", "confirmed_available": "confirmed", "confirmed_unavailable": "declined"}
     for number, unit in enumerate(order.units, 1):
         state = effective_state(unit.state, unit.answer) or "?"
-        queued = " (not yet on Letzshop)" if state != unit.state else ""
+        queued = " (queued, not yet on Letzshop)" if state != unit.state else ""
+        state = words.get(state, state)
         reason = f"  reason: {unit.decline_reason}" if unit.decline_reason else ""
         print(
             f"  {number:>2}. {(unit.name or unit.sku or '')[:40]:<40} {format_cents(unit.price_cents) or '':>8}  "

@@ -44,10 +44,12 @@ from .outbox import (
     tasks_by_id,
 )
 from .status import UNIT_AVAILABLE, UNIT_UNAVAILABLE, UNIT_UNCONFIRMED, effective_state
+from .vendors import CARRIERS
 
 logger = logging.getLogger(__name__)
 
 _TRACKING = re.compile(r"^[A-Z0-9][A-Z0-9./_-]{2,59}$")
+_CARRIER = re.compile(r"^\w[\w .&'/-]{0,49}$")
 
 
 class AnswerError(ValueError):
@@ -71,7 +73,8 @@ def normalise_tracking(number: str) -> str:
 
 def tracking_problem(number: str) -> str | None:
     """Why a tracking number cannot be used (after normalising), or None when it can."""
-    if _TRACKING.match(normalise_tracking(number)):
+    # ASCII before upper-casing: "ß" would otherwise become "SS", a number nobody typed.
+    if (number or "").isascii() and _TRACKING.match(normalise_tracking(number)):
         return None
     return "A tracking number is 3 to 60 letters and digits (- . / _ allowed); spaces are removed."
 
@@ -91,14 +94,16 @@ class AnswerService:
                 select(Order.id, Order.order_number, Order.shipment_number).where(
                     Order.vendor_id == vendor_id,
                     or_(
-                        Order.order_number == reference,
-                        Order.shipment_number == reference,
+                        func.upper(Order.order_number) == reference.upper(),
+                        func.upper(Order.shipment_number) == reference.upper(),
                         Order.shipment_id == reference,
                     ),
                 )
             ).all()
         if not rows:
-            raise AnswerError(f"No order or shipment {reference!r} for this vendor. Import first: letzdesk import NAME")
+            raise AnswerError(
+                f"No order or shipment {reference!r} for this vendor. If it is new, import it first (letzdesk import)."
+            )
         if len(rows) > 1:
             shipments = ", ".join(str(row.shipment_number) for row in rows)
             raise AnswerError(f"Order {reference} has several shipments ({shipments}); give the shipment number.")
@@ -163,6 +168,21 @@ class AnswerService:
                     close_task(task, CANCELLED, "replaced by a later answer", now)
                     replaced.add(task.id)
 
+            # Tracking needs a confirmed item: when none is left, a tracking number not yet sent
+            # could only be refused, and would hold this answer back behind it.
+            if UNIT_AVAILABLE not in (effective_state(u.state, u.answer) for u in order.units):
+                for task in session.scalars(
+                    select(FulfillmentTask).where(
+                        FulfillmentTask.order_pk == order_pk,
+                        FulfillmentTask.operation == TRACKING,
+                        FulfillmentTask.status.in_((PENDING, FAILED)),
+                    )
+                ):
+                    close_task(task, CANCELLED, "no confirmed item left to ship", now)
+                    replaced.add(task.id)
+                    if order.tracking_number == task.payload.get("code"):
+                        restore_tracking(session, order)
+
             task_id = None
             if chosen:
                 for unit in chosen:
@@ -201,8 +221,13 @@ class AnswerService:
             carrier = (carrier or "").strip() or session.scalar(
                 select(Credential.default_carrier).where(Credential.vendor_id == vendor_id)
             )
-            if not carrier or len(carrier) > 50 or not carrier.isprintable():
-                raise AnswerError("Choose the carrier (or set a default carrier for this vendor).")
+            if not carrier:
+                raise AnswerError(
+                    f"Choose the carrier ({', '.join(CARRIERS[:-1])}, or its name), or set a default carrier "
+                    "for this vendor."
+                )
+            if not _CARRIER.match(carrier):
+                raise AnswerError("A carrier is 1 to 50 letters, digits, spaces or . & ' / - _ characters.")
             states = [effective_state(u.state, u.answer) for u in order.units]
             if UNIT_AVAILABLE not in states:
                 raise AnswerError("Tracking can be set once at least one item of the order is confirmed.")

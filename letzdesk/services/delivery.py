@@ -20,6 +20,7 @@ from ..letzshop.errors import (
     LetzshopError,
     MalformedResponseError,
     RateLimitedError,
+    SchemaDriftError,
     TransientError,
 )
 from ..letzshop.records import MutationProblem, Shipment
@@ -36,12 +37,14 @@ class Backoff:
     cap: float = 900.0
     #: The longest Retry-After obeyed; the queue is durable, so it may wait longer than a page read.
     retry_after_cap: float = 900.0
+    #: The shortest wait, whatever jitter or a ``Retry-After: 0`` says: never a tight loop.
+    min_wait: float = 1.0
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, tries: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry_after_cap)
-        return self.rng.uniform(0, min(self.cap, self.base * 2 ** max(tries - 1, 0)))
+            return max(min(retry_after, self.retry_after_cap), self.min_wait)
+        return max(self.rng.uniform(0, min(self.cap, self.base * 2 ** max(tries - 1, 0))), self.min_wait)
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,12 @@ class Delivery:
                 return await self._send_tracking(client, claim)
             return await self._send_answer(client, claim)
         except AuthError as exc:
-            return self._later(claim, exc, sent=sent, pause=True)
+            # A refused key is the vendor's to fix, not Letzshop's answer: a wait, never an attempt.
+            return self._later(claim, exc, sent=False, pause=True)
         except RateLimitedError as exc:
-            return self._later(claim, exc, sent=False, pause=True, retry_after=exc.retry_after)
+            # The queue waits by itself; the error's own advice ("try again later") is for a person.
+            words = "Letzshop asked letzdesk to slow down."
+            return self._later(claim, words, sent=False, pause=True, retry_after=exc.retry_after)
         except TransientError as exc:
             # Not sent at all (no connection): a wait, not an attempt, and the vendor pauses.
             if not exc.sent:
@@ -111,10 +117,17 @@ class Delivery:
             return self._later(claim, exc, sent=sent, verify=True)
         except MalformedResponseError as exc:
             return self._later(claim, exc, sent=sent, verify=sent)
+        except SchemaDriftError as exc:
+            if not sent:
+                return self._later(claim, exc, sent=False, pause=True)
+            # Letzshop rejected the document itself, so nothing was applied.
+            return Outcome(FAILED, sent=True, error=f"{exc.user_message} {exc.errors[0].message}")
         except GraphQLResponseError as exc:
             if not sent:  # the read-back itself was refused; the answer may still be fine
                 return self._later(claim, exc, sent=False, pause=True)
-            return Outcome(FAILED, sent=True, error=f"{exc.user_message} ({exc})")
+            # An error beside (or instead of) the payload: Letzshop may still have applied it.
+            problems = [MutationProblem(detail.message, detail.code) for detail in exc.errors]
+            return await self._settle(client, claim, {"errors": [p.message for p in problems]}, problems)
         except Exception as exc:
             logger.exception("Task %d crashed", claim.id)
             return self._later(claim, exc, sent=sent, verify=True, pause=True)
@@ -122,7 +135,7 @@ class Delivery:
     def _later(
         self,
         claim: Claim,
-        exc: BaseException,
+        exc: BaseException | str,
         *,
         sent: bool,
         verify: bool = False,
@@ -131,7 +144,8 @@ class Delivery:
     ) -> Outcome:
         tries = claim.attempts + claim.waits + 1
         delay = self.backoff.delay(tries, retry_after)
-        words = getattr(exc, "user_message", None) or "An unexpected error happened."
+        words = exc if isinstance(exc, str) else getattr(exc, "user_message", None)
+        words = words or "An unexpected error happened."
         logger.info("Task %d (%s) will be retried in %.1f s: %s", claim.id, claim.operation, delay, exc)
         return Outcome(PENDING, sent=sent, verify=verify or claim.verify, delay=delay, error=words, pause=pause)
 
@@ -166,22 +180,69 @@ class Delivery:
         target = TARGET[claim.operation]
         units = claim.payload.get("units", [])
         result = await client.answer_units({unit: target == "confirmed_available" for unit in units})
-        states = {unit: result.states.get(unit, target if not result.problems else None) for unit in units}
         response = {
             "states": result.states,
             "errors": [{"id": p.id, "code": p.code, "message": p.message} for p in result.problems],
         }
-        reached = [unit for unit in units if states[unit] == target]
-        if len(reached) == len(units):
-            return Outcome(DONE, sent=True, response=response, unit_states=states)
-        if result.problems:
-            # A server that refuses a repeat may not say where the items stand: look before failing.
-            shipment = await self._read_back_quietly(client, claim)
-            if shipment is not None and all(state_of(shipment, unit) == target for unit in units):
-                logger.info("Task %d: refused, but Letzshop already has the answer", claim.id)
-                return Outcome(DONE, sent=True, response=response, unit_states=unit_states(shipment))
-        message = refusal_message(result.problems, claim.names) or "Letzshop did not take the answer for every item."
-        return Outcome(FAILED, sent=True, error=message, response=response, unit_states=states)
+        if all(result.states.get(unit) == target for unit in units):
+            return Outcome(DONE, sent=True, response=response, unit_states=result.states)
+        # A refusal, or a reply that does not show the items answered: Letzshop decides.
+        return await self._settle(client, claim, response, result.problems)
+
+    async def _send_tracking(self, client: LetzshopClient, claim: Claim) -> Outcome:
+        wanted = (claim.payload["code"], claim.payload["carrier"])
+        result = await client.set_tracking(claim.shipment_id, *wanted)
+        response = {
+            "state": result.shipment_state,
+            "tracking": {"code": result.code, "provider": result.provider},
+            "errors": [{"code": p.code, "message": p.message} for p in result.problems],
+        }
+        if not result.problems and result.code is None:
+            # No refusal and no tracking in the reply. Letzshop's read-back of tracking is known
+            # to be unreliable (fact sheet §3.2), so a read-back could not settle it either:
+            # the call is taken as accepted, and our number stays the truth.
+            logger.warning("Task %d: Letzshop accepted the tracking without echoing it", claim.id)
+            return Outcome(DONE, sent=True, response=response, shipment_state=result.shipment_state)
+        if not result.problems and (result.code, result.provider) == wanted:
+            return Outcome(
+                DONE, sent=True, response=response, shipment_state=result.shipment_state, remote_tracking=wanted
+            )
+        return await self._settle(client, claim, response, result.problems)
+
+    async def _settle(
+        self, client: LetzshopClient, claim: Claim, response: dict[str, Any], problems: Iterable[MutationProblem]
+    ) -> Outcome:
+        """After a send whose reply does not show the answer taken, read the shipment back.
+
+        Already there: done (a server that refuses repeats, or errors beside applied data).
+        Refused: failed with Letzshop's words. Neither: the outcome is unknown, so try again
+        later, reading back first.
+        """
+        problems = list(problems)
+        shipment = await self._read_back_quietly(client, claim)
+        states = unit_states(shipment) if shipment is not None else {}
+        if shipment is not None and self._answer_there(claim, shipment):
+            logger.info("Task %d: the reply did not show it, but Letzshop has the answer", claim.id)
+            return Outcome(DONE, sent=True, response=response, unit_states=states, shipment_state=shipment.state)
+        if problems:
+            message = refusal_message(problems, {**claim.names, claim.shipment_id: claim.shipment_number or ""})
+            return Outcome(FAILED, sent=True, error=message, response=response, unit_states=states)
+        return self._later(
+            claim,
+            "Letzshop's reply did not show the answer taken; letzdesk checks with Letzshop before sending again.",
+            sent=True,
+            verify=True,
+        )
+
+    @staticmethod
+    def _answer_there(claim: Claim, shipment: Shipment) -> bool:
+        if claim.operation == TRACKING:
+            return (shipment.tracking_code, shipment.tracking_provider) == (
+                claim.payload["code"],
+                claim.payload["carrier"],
+            )
+        target = TARGET[claim.operation]
+        return all(state_of(shipment, unit) == target for unit in claim.payload.get("units", []))
 
     @staticmethod
     async def _read_back_quietly(client: LetzshopClient, claim: Claim) -> Shipment | None:
@@ -190,25 +251,6 @@ class Delivery:
         except LetzshopError as exc:
             logger.info("Task %d: could not read the shipment back (%s)", claim.id, exc)
             return None
-
-    async def _send_tracking(self, client: LetzshopClient, claim: Claim) -> Outcome:
-        result = await client.set_tracking(claim.shipment_id, claim.payload["code"], claim.payload["carrier"])
-        response = {
-            "state": result.shipment_state,
-            "tracking": {"code": result.code, "provider": result.provider},
-            "errors": [{"code": p.code, "message": p.message} for p in result.problems],
-        }
-        if result.problems:
-            return Outcome(FAILED, sent=True, error=refusal_message(result.problems, claim.names), response=response)
-        return Outcome(
-            DONE,
-            sent=True,
-            response=response,
-            shipment_state=result.shipment_state,
-            remote_tracking=(result.code, result.provider),
-        )
-
-    # -- recording the outcome ----------------------------------------------------------------
 
 
 def unit_states(shipment: Shipment) -> dict[str, str | None]:
@@ -224,7 +266,8 @@ def refusal_message(problems: Iterable[MutationProblem], names: dict[str, str]) 
     sentences = []
     for problem in problems:
         text = problem.message.strip()
-        for unit_id, name in names.items():
-            text = text.replace(unit_id, f"“{name}”")
+        for item_id, name in names.items():
+            if name:
+                text = text.replace(item_id, f"“{name}”")
         sentences.append(text if text.endswith((".", "!", "?")) else text + ".")
     return " ".join(sentences)

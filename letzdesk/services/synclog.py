@@ -44,15 +44,16 @@ class SyncRun:
 
     @property
     def status(self) -> str:
-        if self.error is None:
-            return SUCCESS if self.failed == 0 else PARTIAL
+        if self.failed == 0 and self.error is None:
+            return SUCCESS
         return PARTIAL if self.succeeded else FAILED
 
 
 def record(db: Database, run: SyncRun) -> SyncLog:
-    """Write the run's log row and the vendor's last-sync fields in one transaction.
+    """Write the run's log row, and for an import the vendor's last-sync fields, in one transaction.
 
     A vendor removed while its sync ran still gets its row, under its name, without the link.
+    Sending answers is not a sync: its troubles show in the queue, not as the vendor's last sync.
     """
     finished = utcnow()
     with db.write_session() as session:
@@ -77,6 +78,8 @@ def record(db: Database, run: SyncRun) -> SyncLog:
             trigger=run.trigger,
         )
         session.add(row)
+        if run.direction != "inbound":
+            return row
         session.execute(
             update(Credential)
             .where(Credential.vendor_id == run.vendor_id)

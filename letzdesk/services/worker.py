@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, true, update
 from sqlalchemy.orm import aliased, selectinload
 
 from ..letzshop.client import LetzshopClient
@@ -40,7 +40,8 @@ LOCK_NAME = "queue.lock"
 
 @dataclass
 class DrainReport:
-    """What one drain did, per task outcome; ``held`` says why a vendor sent nothing."""
+    """What one drain did: tasks by where they ended (a task retried and then sent counts once,
+    as done); ``held`` says why a vendor sent nothing."""
 
     done: int = 0
     failed: int = 0
@@ -125,10 +126,17 @@ class QueueWorker:
     # -- draining -----------------------------------------------------------------------------
 
     async def drain(
-        self, vendor_ids: Iterable[int] | None = None, *, wait: float = 0.0, trigger: str = "user"
+        self,
+        vendor_ids: Iterable[int] | None = None,
+        *,
+        wait: float = 0.0,
+        trigger: str = "user",
+        task_ids: Iterable[int] | None = None,
     ) -> DrainReport:
-        """Send every due task, vendors in parallel. ``wait`` > 0 also waits for retries due within it."""
+        """Send every due task, vendors in parallel, each task at most once unless ``wait`` > 0
+        (then retries due within ``wait`` seconds go too). ``task_ids`` limits it to those tasks."""
         report = DrainReport()
+        only = None if task_ids is None else frozenset(task_ids)
         if not self.start():
             report.busy = True
             return report
@@ -136,10 +144,15 @@ class QueueWorker:
             logger.warning("Answers left in flight by an earlier failure will be checked first")
         wanted = await asyncio.to_thread(self._vendors_with_work, None if vendor_ids is None else list(vendor_ids))
         deadline = asyncio.get_running_loop().time() + wait
-        async with asyncio.TaskGroup() as group:
-            runs = [group.create_task(self._drain_vendor(v, name, deadline, trigger)) for v, name in wanted]
-        for run in runs:
-            report.merge(run.result())
+        # Not a TaskGroup: its ExceptionGroup would hide a plain "disk full" from the caller.
+        results = await asyncio.gather(
+            *(self._drain_vendor(v, name, deadline, trigger, only, wait > 0) for v, name in wanted),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            report.merge(result)
         return report
 
     def _vendors_with_work(self, vendor_ids: list[int] | None) -> list[tuple[int, str]]:
@@ -153,11 +166,17 @@ class QueueWorker:
         with self.db.session() as session:
             return [(row.id, row.name) for row in session.execute(query)]
 
-    async def _drain_vendor(self, vendor_id: int, name: str, deadline: float, trigger: str) -> DrainReport:
+    async def _drain_vendor(
+        self, vendor_id: int, name: str, deadline: float, trigger: str, only: frozenset[int] | None, again: bool
+    ) -> DrainReport:
         async with self._vendor_locks.setdefault(vendor_id, asyncio.Lock()):
-            return await self._drain_vendor_alone(vendor_id, name, deadline, trigger)
+            return await self._drain_vendor_alone(vendor_id, name, deadline, trigger, only, again)
 
-    async def _drain_vendor_alone(self, vendor_id: int, name: str, deadline: float, trigger: str) -> DrainReport:
+    async def _drain_vendor_alone(
+        self, vendor_id: int, name: str, deadline: float, trigger: str, only: frozenset[int] | None, again: bool
+    ) -> DrainReport:
+        """One vendor's due tasks, one at a time. Without ``again`` a task is tried once per drain:
+        a command that sends "now" must end even while Letzshop keeps failing."""
         report = DrainReport()
         held = await asyncio.to_thread(self._held_reason, vendor_id)
         if held:
@@ -170,11 +189,13 @@ class QueueWorker:
             return report
         run = synclog.SyncRun(vendor_id, name, "send answers", "outbound", trigger)
         loop = asyncio.get_running_loop()
+        ended: dict[int, tuple[Claim, str, str | None]] = {}
         async with client:
             while True:
-                claim = await asyncio.to_thread(self._claim, vendor_id)
+                skip = frozenset() if again else frozenset(ended)
+                claim = await asyncio.to_thread(self._claim, vendor_id, skip, only)
                 if claim is None:
-                    due = await asyncio.to_thread(self._next_due, vendor_id)
+                    due = await asyncio.to_thread(self._next_due, vendor_id, only) if again else None
                     if due is None or loop.time() + due > deadline:
                         break
                     await self.sleep(max(due, 0.0))
@@ -184,34 +205,44 @@ class QueueWorker:
                         outcome = await self.delivery.run(client, claim)
                     except asyncio.CancelledError:
                         # Quitting mid-send: the outcome is unknown, so read back before the next send.
-                        await asyncio.to_thread(self._finish, claim, Outcome(PENDING, verify=True))
+                        stopped = Outcome(
+                            PENDING, verify=True, error="Interrupted while sending; checked first next time."
+                        )
+                        await asyncio.to_thread(self._finish, claim, stopped)
                         raise
-                    await asyncio.to_thread(self._finish, claim, outcome)
+                    status = await asyncio.to_thread(self._finish, claim, outcome)
                 finally:
                     self._claimed.discard(claim.id)
-                self._count(report, run, claim, outcome, name)
+                if status is not None:
+                    ended[claim.id] = (claim, status, outcome.error)
                 if outcome.pause:
                     if loop.time() + outcome.delay > deadline:
                         break
                     await self.sleep(outcome.delay)
+        for claim, status, error in ended.values():
+            self._count(report, run, claim, status, error, name)
         if run.processed or run.error:
             await asyncio.to_thread(synclog.record, self.db, run)
         return report
 
-    def _count(self, report: DrainReport, run: synclog.SyncRun, claim: Claim, outcome: Outcome, name: str) -> None:
+    @staticmethod
+    def _count(
+        report: DrainReport, run: synclog.SyncRun, claim: Claim, status: str, error: str | None, name: str
+    ) -> None:
+        """Count a task by where it ended in this drain."""
         what = f"{claim.operation} {claim.shipment_number}"
-        if outcome.status == DONE:
+        if status == DONE:
             report.done += 1
             run.updated += 1
-        elif outcome.status == FAILED:
+        elif status == FAILED:
             report.failed += 1
             run.failed += 1
-            run.details.append({"task": claim.id, "shipment": claim.shipment_number, "error": outcome.error})
-            report.errors.append(f"{name}: {what}: {outcome.error}")
+            run.details.append({"task": claim.id, "shipment": claim.shipment_number, "error": error})
+            report.errors.append(f"{name}: {what}: {error}")
         else:
             report.retrying += 1
-            if outcome.error:
-                run.error = outcome.error
+            if error:
+                run.error = error
 
     def _held_reason(self, vendor_id: int) -> str | None:
         with self.db.session() as session:
@@ -220,7 +251,9 @@ class QueueWorker:
             return "Dry run: answers are queued but not sent."
         return self.vendors.answers_on_hold(vendor_id)
 
-    def _claim(self, vendor_id: int) -> Claim | None:
+    def _claim(
+        self, vendor_id: int, skip: frozenset[int] = frozenset(), only: frozenset[int] | None = None
+    ) -> Claim | None:
         """The oldest due task of the vendor whose order has no earlier task still open or failed.
 
         An order's tasks go out in the order they were made: tracking waits for the answers
@@ -238,6 +271,8 @@ class QueueWorker:
                         FulfillmentTask.status == PENDING,
                         FulfillmentTask.next_attempt_at <= now,
                         _ready(),
+                        FulfillmentTask.id.not_in(list(skip)),
+                        true() if only is None else FulfillmentTask.id.in_(list(only)),
                     )
                     .order_by(FulfillmentTask.id)
                     .limit(1)
@@ -277,25 +312,29 @@ class QueueWorker:
                 self._claimed.discard(claimed)
             raise
 
-    def _next_due(self, vendor_id: int) -> float | None:
+    def _next_due(self, vendor_id: int, only: frozenset[int] | None = None) -> float | None:
         """Seconds until the vendor's next sendable task is due, or None if there is none."""
         with self.db.session() as session:
             due = session.scalar(
                 select(func.min(FulfillmentTask.next_attempt_at)).where(
-                    FulfillmentTask.vendor_id == vendor_id, FulfillmentTask.status == PENDING, _ready()
+                    FulfillmentTask.vendor_id == vendor_id,
+                    FulfillmentTask.status == PENDING,
+                    _ready(),
+                    true() if only is None else FulfillmentTask.id.in_(list(only)),
                 )
             )
         return None if due is None else (due - self.clock()).total_seconds()
 
     # -- one task -----------------------------------------------------------------------------
 
-    def _finish(self, claim: Claim, outcome: Outcome) -> None:
-        """Commit the outcome and the local state it implies, in one transaction."""
+    def _finish(self, claim: Claim, outcome: Outcome) -> str | None:
+        """Commit the outcome and the local state it implies, in one transaction; the task's new
+        status (None when the task is gone: its vendor was removed meanwhile)."""
         now = self.clock()
         with self.db.write_session() as session:
             task = session.get(FulfillmentTask, claim.id)
-            if task is None or task.status == CANCELLED:  # the vendor was removed meanwhile
-                return
+            if task is None or task.status == CANCELLED:
+                return None
             order = session.get(Order, claim.order_pk, options=[selectinload(Order.units)])
             task.status = outcome.status
             task.attempts += int(outcome.sent)
@@ -315,6 +354,7 @@ class QueueWorker:
                 task.finished_at = now
             if order is not None:
                 self._apply(order, task, outcome)
+            return task.status
 
     @staticmethod
     def _apply(order: Order, task: FulfillmentTask, outcome: Outcome) -> None:
@@ -337,6 +377,7 @@ class QueueWorker:
                 unit = units.get(unit_id)
                 if unit is not None and unit.state != TARGET[task.operation]:
                     unit.answer = None
+                    unit.decline_reason = None
         refresh_status(order)
 
 

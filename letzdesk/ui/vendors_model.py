@@ -75,7 +75,7 @@ class VendorsTableModel(RowsTableModel[VendorInfo]):
         if column == PENDING:
             return str(info.pending)
         if column == FAILING:
-            return str(info.failing_tasks)
+            return f"{info.failing_tasks} · dry run" if info.dry_run else str(info.failing_tasks)
         return api_check_text(info)
 
     @staticmethod
@@ -114,6 +114,8 @@ class VendorsTableModel(RowsTableModel[VendorInfo]):
         if column == API_CHECK and info.schema_checked_at is not None:
             lines = [f"Checked {local_time(info.schema_checked_at)}", *info.schema_drift]
             return "\n".join(lines)
+        if column == FAILING and info.dry_run:
+            return "Dry run: answers wait in the queue and are never sent. Turn it off in Edit."
         return None
 
 

@@ -51,7 +51,7 @@ def test_answer_an_order_item_by_item_then_ship_it(shop, sandbox: SandboxServer)
 
     listing = letzdesk("orders", "Shop", number, data_dir=data_dir)
     assert listing.returncode == 0
-    assert " 1. " in listing.stdout and f"id {first}" in listing.stdout and "unconfirmed" in listing.stdout
+    assert " 1. " in listing.stdout and f"id {first}" in listing.stdout and "  open  " in listing.stdout
 
     # Tracking before anything is confirmed is refused in words, with nothing queued.
     early = letzdesk("tracking", "Shop", number, "lu 12 34 56", "--carrier", "dhl", data_dir=data_dir)
@@ -119,7 +119,7 @@ def test_dry_run_queues_and_queue_run_sends_later(shop, sandbox: SandboxServer) 
     assert letzdesk("vendor", "edit", "Shop", "--dry-run", data_dir=data_dir).returncode == 0
     held = letzdesk("confirm", "Shop", number, data_dir=data_dir)
     assert held.returncode == 0
-    assert "queued, not sent yet: Dry run" in held.stdout
+    assert "not sent yet: dry run is on for Shop. To send: letzdesk vendor edit Shop --no-dry-run" in held.stdout
     assert "held (dry run)" in letzdesk("queue", data_dir=data_dir).stdout
     assert sandbox.state.answer_counts() == {}
 
@@ -134,7 +134,7 @@ def test_rate_limited_answer_waits_in_the_queue(shop, sandbox: SandboxServer) ->
     sandbox.state.faults = Faults(rate=1.0, kinds={"429": 1}, retry_after="120")
     result = letzdesk("confirm", "Shop", number, data_dir=data_dir)
     assert result.returncode == 0
-    assert "is queued, not sent yet: Letzshop asked letzdesk to slow down" in result.stdout
+    assert "is queued, not sent yet: Letzshop asked letzdesk to slow down. It is tried again from" in result.stdout
     [task] = json.loads(letzdesk("queue", "--json", data_dir=data_dir).stdout)["tasks"]
     assert (task["status"], task["attempts"]) == ("pending", 0)
     assert sandbox.state.answer_counts() == {}
@@ -147,9 +147,41 @@ def test_another_sender_holds_the_queue(shop, sandbox: SandboxServer) -> None:
         assert services.worker.start()  # as an open window would
         result = letzdesk("confirm", "Shop", number, data_dir=data_dir)
         assert result.returncode == 0
-        assert "Another letzdesk (a window or `queue --run`) is sending answers" in result.stdout
+        assert "another letzdesk (a window or `queue --run`) is sending answers" in result.stdout
         assert "busy" in letzdesk("queue", "--run", "--json", data_dir=data_dir).stdout
         assert sandbox.state.answer_counts() == {}
     finally:
         services.close()
     assert "Sent 1" in letzdesk("queue", "--run", data_dir=data_dir).stdout
+
+
+def test_failed_answer_retried_or_cancelled_from_the_command_line(shop, sandbox: SandboxServer) -> None:
+    data_dir, number, orders = shop
+    order = next(o for o in orders if o.order_number == number)
+    # Declined on Letzshop's side meanwhile: our confirm is refused.
+    sandbox.state.confirm_units([{"inventoryUnitId": order.units[0].unit_id, "isAvailable": False}])
+    refused = letzdesk("confirm", "Shop", number, "1", data_dir=data_dir)
+    assert refused.returncode == 1 and "Letzshop did not take the answer" in refused.stderr
+    [task] = json.loads(letzdesk("queue", "--json", data_dir=data_dir).stdout)["tasks"]
+    assert task["status"] == "failed"
+
+    listing = letzdesk("queue", data_dir=data_dir).stdout
+    assert listing.splitlines()[0].split() == ["ID", "Vendor", "Order", "Answer", "State", "tries"]
+    assert "FAILED" in listing
+
+    # Letzshop already has another answer for the item: a retry has nothing left to send.
+    retried = letzdesk("queue", "--retry", str(task["id"]), data_dir=data_dir)
+    assert retried.returncode == 0 and "0 of 1 answer(s) will be sent again" in retried.stdout
+    assert letzdesk("queue", "--cancel", "999", data_dir=data_dir).stderr.startswith("letzdesk: No answer #999")
+
+    # A failed tracking number, cancelled: the order is no longer shown as shipped.
+    second = next(o for o in orders if o.order_number != number)
+    assert letzdesk("confirm", "Shop", second.order_number, data_dir=data_dir).returncode == 0
+    sandbox.state.faults = Faults(rate=1.0, kinds={"5xx": 1}, operations=frozenset({"SetShipmentTracking"}))
+    letzdesk("tracking", "Shop", second.order_number, "LU999", "--carrier", "dpd", data_dir=data_dir)
+    waiting = [t for t in json.loads(letzdesk("queue", "--json", data_dir=data_dir).stdout)["tasks"]]
+    tracking = next(t for t in waiting if t["operation"] == "tracking")
+    cancelled = letzdesk("queue", "--cancel", str(tracking["id"]), data_dir=data_dir)
+    assert cancelled.returncode == 0 and "Cancelled 1 of 1" in cancelled.stdout
+    shown = json.loads(letzdesk("orders", "Shop", second.order_number, "--json", data_dir=data_dir).stdout)[0]
+    assert (shown["status"], shown["tracking_number"]) == ("confirmed", None)

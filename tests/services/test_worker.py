@@ -36,7 +36,7 @@ def _fast_worker(services: Services, url: str, seed: int = 1, backoff: Backoff |
     def client_for(_vendor_id: int) -> LetzshopClient:
         return LetzshopClient(url, TEST_KEY, deadline=5.0, retry=retry)
 
-    backoff = backoff or Backoff(base=0.02, cap=0.2, retry_after_cap=0.3, rng=random.Random(seed))
+    backoff = backoff or Backoff(base=0.02, cap=0.2, retry_after_cap=0.3, min_wait=0.01, rng=random.Random(seed))
     return QueueWorker(
         services.db, services.vendors, services.settings.data_dir, client_for=client_for, backoff=backoff
     )

@@ -23,6 +23,7 @@ from letzdesk.ui.main_window import MainWindow
 from letzdesk.ui.vendor_dialog import KEEP_KEY_HINT, VendorDialog
 from letzdesk.ui.vendors_model import (
     API_CHECK,
+    FAILING,
     KEY,
     LAST_SYNC,
     NAME,
@@ -382,3 +383,5 @@ def test_dry_run_and_attempts_are_set_in_the_dialog(
     _run(qloop, dialog.start_save())
     info = services.vendors.info(vendor_id)
     assert (info.dry_run, info.max_attempts) == (True, 5)
+    qloop.run_until_complete(tab.reload())
+    assert tab.proxy.index(0, FAILING).data() == "0 · dry run"
