@@ -37,6 +37,7 @@ KEY_FILENAME = "master.key"
 ID_FILENAME = "vault.id"
 LOCK_FILENAME = "vault.lock"
 PASSPHRASE_ENV = "LETZDESK_PASSPHRASE"
+MIN_PASSPHRASE = 8
 _SEALED = b"letzdesk-sealed-v1"
 _SCRYPT = {"n": 2**17, "r": 8, "p": 1, "maxmem": 256 * 1024 * 1024, "dklen": 32}
 _UNSAFE_BACKENDS = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
@@ -71,6 +72,9 @@ class Vault:
         self._keyring_timeout = keyring_timeout
         self._passphrase = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV) or None
         self._keys: list[bytes] | None = None
+        #: Whether master.key is sealed: read from the file, changed only by set_passphrase. The
+        #: passphrase alone (say from the environment) opens a sealed file but never seals one.
+        self._sealed = False
         #: Writes the key list back to the store in use (set when the store is chosen).
         self._save: Callable[[list[bytes]], None] | None = None
         self.store: str = "not opened yet"
@@ -153,17 +157,26 @@ class Vault:
         path = self._key_file
         self.data_dir.mkdir(parents=True, exist_ok=True)
         keys = [Fernet.generate_key()]
+        if not path.exists():
+            # A new desk started with a passphrase set is sealed from the start.
+            if self._passphrase and len(self._passphrase) < MIN_PASSPHRASE:
+                raise VaultError(f"{PASSPHRASE_ENV} needs at least {MIN_PASSPHRASE} characters to seal a new key file.")
+            self._sealed = bool(self._passphrase)
         if path.exists() or not self._write_file(keys, create=True):
             keys = self._unseal(path.read_bytes())
         os.chmod(path, 0o600)
         self._save = self._write_file
-        self.store = f"key file sealed by a passphrase ({path})" if self._passphrase else f"key file ({path})"
+        self.store = self._file_label()
         return keys
 
+    def _file_label(self) -> str:
+        return f"key file sealed by a passphrase ({self._key_file})" if self._sealed else f"key file ({self._key_file})"
+
     def _unseal(self, content: bytes) -> list[bytes]:
-        if not content.startswith(_SEALED):
+        self._sealed = content.startswith(_SEALED)
+        if not self._sealed:
             if self._passphrase:
-                logger.info("master.key is not sealed; it will be sealed with the passphrase on the next write")
+                logger.info("master.key is not sealed; a passphrase in the environment is not used to seal it")
             return content.split()
         if not self._passphrase:
             raise PassphraseRequired(f"The master key is protected by a passphrase: set {PASSPHRASE_ENV} to open it.")
@@ -181,7 +194,8 @@ class Vault:
         With ``create`` the file must not exist yet; False means another process made it first.
         """
         content = b"\n".join(keys) + b"\n"
-        if self._passphrase:
+        if self._sealed:
+            assert self._passphrase, "a sealed key file needs its passphrase"
             salt = secrets.token_bytes(16)
             sealed = Fernet(_derive(self._passphrase, salt)).encrypt(content)
             content = b"\n".join([_SEALED, base64.b64encode(salt), sealed]) + b"\n"
@@ -243,13 +257,13 @@ class Vault:
             raise VaultError(
                 "The master key is in the OS keyring, which protects it already; a passphrase is only for the key file."
             )
-        if passphrase is not None and len(passphrase) < 8:
-            raise VaultError("A passphrase needs at least 8 characters.")
+        if passphrase is not None and len(passphrase) < MIN_PASSPHRASE:
+            raise VaultError(f"A passphrase needs at least {MIN_PASSPHRASE} characters.")
+        keys = self._load()
         self._passphrase = passphrase
-        self._write_file(self._load())
-        self.store = (
-            f"key file sealed by a passphrase ({self._key_file})" if passphrase else f"key file ({self._key_file})"
-        )
+        self._sealed = passphrase is not None
+        self._write_file(keys)
+        self.store = self._file_label()
 
     # -- using it -------------------------------------------------------------------------------
 

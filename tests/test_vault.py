@@ -153,3 +153,24 @@ def test_a_passphrase_is_refused_while_the_keyring_holds_the_key(tmp_path: Path,
     vault.encrypt("x")
     with pytest.raises(VaultError, match="OS keyring"):
         vault.set_passphrase("a long passphrase")
+
+
+def test_a_passphrase_in_the_environment_never_seals_an_open_key_file(tmp_path: Path) -> None:
+    """It opens a sealed file; sealing is `keys passphrase`'s job. Found by a walkthrough: the
+    store was called sealed while the file was plain, and the next key write sealed it with
+    whatever the variable held, even three characters."""
+    token = Vault(tmp_path).encrypt("secret-not-real")
+    with_env = Vault(tmp_path, passphrase="abc")
+    assert with_env.describe() == f"key file ({tmp_path / KEY_FILENAME})"
+    with_env.begin_rotation()  # a key write, as `keys rotate` does
+    token = with_env.rotate_token(token)
+    with_env.finish_rotation()
+    assert not (tmp_path / KEY_FILENAME).read_bytes().startswith(b"letzdesk-sealed-v1")
+    assert Vault(tmp_path, passphrase=None).decrypt(token) == "secret-not-real"
+
+
+def test_a_new_desk_is_sealed_only_with_a_long_enough_passphrase(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="at least 8 characters"):
+        Vault(tmp_path / "short", passphrase="abc").describe()
+    assert not (tmp_path / "short" / KEY_FILENAME).exists()
+    assert "sealed" in Vault(tmp_path / "long", passphrase="long enough phrase").describe()
