@@ -74,7 +74,8 @@ async def answer_some(window: MainWindow, sandbox: SandboxServer) -> OrderRow:
     """Confirm, decline, track, and provoke a refusal and a rate limit; returns the mixed order."""
     tab, actions = window.orders_tab, window.orders_tab.actions
     rows = rows_on_screen(window)
-    mixed = next(row for row in rows if row.items >= 3)
+    # Several items, each with its product data: the picture should not show a sparse one.
+    mixed = next(row for row in rows if row.items >= 3 and all(u.name and u.sku for u in row.order.units))
     others = [row for row in rows if row.pk != mixed.pk][:8]
 
     # The mixed order: all but the last item confirmed, the last declined.

@@ -261,13 +261,20 @@ def state_of(shipment: Shipment, unit_id: str) -> str | None:
     return next((unit.state for unit in shipment.units if unit.id == unit_id), None)
 
 
+#: Letzshop's unit state codes as a vendor says them (longest first: one contains another).
+_STATE_WORDS = {"confirmed_unavailable": "declined", "confirmed_available": "confirmed", "unconfirmed": "open"}
+
+
 def refusal_message(problems: Iterable[MutationProblem], names: dict[str, str]) -> str:
-    """Letzshop's words, with its opaque item ids replaced by the product names the vendor knows."""
+    """Letzshop's words, with its opaque ids replaced by the names the vendor knows and its
+    state codes by words."""
     sentences = []
     for problem in problems:
         text = problem.message.strip()
         for item_id, name in names.items():
             if name:
                 text = text.replace(item_id, f"“{name}”")
+        for code, words in _STATE_WORDS.items():
+            text = text.replace(code, words)
         sentences.append(text if text.endswith((".", "!", "?")) else text + ".")
     return " ".join(sentences)

@@ -172,7 +172,7 @@ def test_letzshop_refusal_fails_the_task_with_its_message(services, qloop, sandb
 
     [task] = services.answers.tasks(vendor)
     assert task.status == "failed"
-    assert "already confirmed_unavailable" in task.last_error
+    assert "is already declined and cannot be changed" in task.last_error
     stored = orders_for(services.db, vendor)[0].units[0]
     assert (stored.state, stored.answer) == ("confirmed_unavailable", None)
 
