@@ -62,6 +62,8 @@ def setup_logging(settings: Settings, *, verbose: bool = False) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     # Alembic announces its context on every start; our own line says when a migration ran.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler announces every tick at INFO; our auto-sync logs what each tick did.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def build(settings: Settings) -> Services:

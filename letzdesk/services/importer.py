@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..letzshop.client import LetzshopClient
@@ -20,6 +21,7 @@ from ..letzshop.parse import dumps_raw
 from ..letzshop.records import Address, Shipment, ShipmentPage
 from ..store import orders as order_store
 from ..store.db import Database
+from ..store.types import utcnow
 from . import synclog
 from .status import derive_status, effective_state
 
@@ -142,9 +144,13 @@ def store_page(db: Database, vendor_id: int, page: ShipmentPage) -> PageCounts:
 
 
 class Importer:
-    def __init__(self, db: Database, client_for: Callable[[int], LetzshopClient]) -> None:
+    def __init__(
+        self, db: Database, client_for: Callable[[int], LetzshopClient], clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.db = db
         self.client_for = client_for
+        #: Stamps the run's start and end (a test's clock can move the scheduler's world).
+        self.clock = clock
 
     async def run(
         self,
@@ -156,7 +162,7 @@ class Importer:
         progress: Callable[[Progress], None] | None = None,
     ) -> synclog.SyncRun:
         """Import every shipment in ``state``; always leaves a sync log row, even when cancelled."""
-        run = synclog.SyncRun(vendor_id, vendor_name, "import orders", "inbound", trigger)
+        run = synclog.SyncRun(vendor_id, vendor_name, "import orders", "inbound", trigger, started_at=self.clock())
         logger.info("Import of %s shipments for %s started (%s)", state, vendor_name, trigger)
         try:
             async with self.client_for(vendor_id) as client:
@@ -175,14 +181,14 @@ class Importer:
             logger.warning("Import for %s failed after %d page(s): %s", vendor_name, run.pages, exc)
         except asyncio.CancelledError:
             run.error = "The import was stopped before it finished."
-            synclog.record(self.db, run)
+            synclog.record(self.db, run, self.clock())
             raise
         except Exception as exc:
             # SQLAlchemy's text holds the statement and row values (customer data): keep its cause only.
             detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else ""
             run.error = f"The import stopped: {type(exc).__name__}: {detail}"
             logger.exception("Import for %s crashed", vendor_name)
-        await asyncio.to_thread(synclog.record, self.db, run)
+        await asyncio.to_thread(synclog.record, self.db, run, self.clock())
         logger.info(
             "Import for %s %s: %d new, %d updated, %d unchanged, %d failed",
             vendor_name,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, delete, func, select, update
 
 from ..store.db import Database
 from ..store.models import Credential, SyncLog, Vendor
@@ -14,6 +14,8 @@ from ..store.types import utcnow
 
 SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
 TRIGGERS = ("user", "scheduler", "startup", "cli")
+#: How long runs stay in the log; the newest of each vendor stays longer (see ``prune``).
+RETENTION_DAYS = 180
 
 
 @dataclass
@@ -49,13 +51,13 @@ class SyncRun:
         return PARTIAL if self.succeeded else FAILED
 
 
-def record(db: Database, run: SyncRun) -> SyncLog:
+def record(db: Database, run: SyncRun, finished: datetime | None = None) -> SyncLog:
     """Write the run's log row, and for an import the vendor's last-sync fields, in one transaction.
 
     A vendor removed while its sync ran still gets its row, under its name, without the link.
     Sending answers is not a sync: its troubles show in the queue, not as the vendor's last sync.
     """
-    finished = utcnow()
+    finished = finished or utcnow()
     with db.write_session() as session:
         vendor_exists = session.get(Vendor, run.vendor_id) is not None
         row = SyncLog(
@@ -94,3 +96,56 @@ def recent(db: Database, vendor_id: int | None = None, limit: int = 1000) -> lis
         if vendor_id is not None:
             query = query.where(SyncLog.vendor_id == vendor_id)
         return list(session.scalars(query))
+
+
+def query(
+    db: Database,
+    *,
+    vendor_id: int | None = None,
+    operation: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 5000,
+) -> list[SyncLog]:
+    """Runs newest first, narrowed in SQL: the window asks for a date range, so a long history
+    is never read whole just to show the last month."""
+    conditions = []
+    if vendor_id is not None:
+        conditions.append(SyncLog.vendor_id == vendor_id)
+    if operation is not None:
+        conditions.append(SyncLog.operation == operation)
+    if status is not None:
+        conditions.append(SyncLog.status == status)
+    if since is not None:
+        conditions.append(SyncLog.started_at >= since)
+    if until is not None:
+        conditions.append(SyncLog.started_at < until)
+
+    newest_first = (SyncLog.started_at.desc(), SyncLog.id.desc())
+    with db.session() as session:
+        return list(session.scalars(select(SyncLog).where(*conditions).order_by(*newest_first).limit(limit)))
+
+
+def prune(db: Database, older_than_days: int = RETENTION_DAYS) -> int:
+    """Delete runs older than the retention period; returns how many went.
+
+    The newest run of each vendor stays however old it is, so "when did this vendor last sync,
+    and how did it go" always has an answer. A removed vendor's runs have no vendor id: they
+    are kept apart by the name they were written under.
+    """
+    cutoff = utcnow() - timedelta(days=older_than_days)
+
+    # Rank each vendor's runs newest first; rank 1 is the one to keep.
+    removed_name = case((SyncLog.vendor_id.is_(None), SyncLog.vendor_name), else_=None)
+    rank = (
+        func.row_number()
+        .over(partition_by=(SyncLog.vendor_id, removed_name), order_by=(SyncLog.started_at.desc(), SyncLog.id.desc()))
+        .label("rank")
+    )
+    ranked = select(SyncLog.id, rank).subquery()
+    newest = select(ranked.c.id).where(ranked.c.rank == 1)
+
+    with db.write_session() as session:
+        result = session.execute(delete(SyncLog).where(SyncLog.started_at < cutoff, SyncLog.id.not_in(newest)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,143 @@
+"""Auto-sync: each vendor's import on its interval, and the answer queue, from one timer tick.
+
+APScheduler is only the timer (DESIGN.md §3). What is due is decided at every tick from the
+database: a vendor is due when its last sync is older than its interval. A missed tick, a
+laptop that slept for hours or a restart therefore cause exactly one catch-up sync, never a
+burst. Each run has a deadline; a run that hangs is stopped, logged, and the next one runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+
+from ..letzshop.errors import AuthError
+from ..store.db import Database
+from ..store.models import Credential, SyncLog, Vendor
+from ..store.types import utcnow
+from .importer import Importer
+from .synclog import SyncRun
+from .worker import QueueWorker
+
+logger = logging.getLogger(__name__)
+
+#: Refused keys in a row after which a vendor's auto-sync stops until someone looks.
+AUTH_FAILURES_TO_PAUSE = 3
+PAUSED_NOTE = "Auto-sync paused: Letzshop refused the API key {n} times in a row. Check the key, then turn it on again."
+
+
+@dataclass(frozen=True)
+class Due:
+    vendor_id: int
+    name: str
+    next_at: datetime
+
+
+class AutoSync:
+    def __init__(
+        self,
+        db: Database,
+        importer: Importer,
+        worker: QueueWorker | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        run_deadline: float = 600.0,
+    ) -> None:
+        self.db = db
+        self.importer = importer
+        self.worker = worker
+        self.clock = clock
+        #: Seconds one vendor's sync may take before it is stopped.
+        self.run_deadline = run_deadline
+        self._tick_lock = asyncio.Lock()
+
+    def schedule(self) -> list[Due]:
+        """Every vendor with auto-sync on, and when its next sync is due (now or earlier: due)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Vendor.id, Vendor.name, Credential.interval_minutes, Credential.last_sync_at)
+                .join(Credential, Credential.vendor_id == Vendor.id)
+                .where(Credential.auto_sync)
+                .order_by(Vendor.name)
+            ).all()
+        now = self.clock()
+        return [
+            Due(vendor_id, name, last + timedelta(minutes=interval) if last else now)
+            for vendor_id, name, interval, last in rows
+        ]
+
+    def due(self) -> list[Due]:
+        now = self.clock()
+        return [entry for entry in self.schedule() if entry.next_at <= now]
+
+    async def tick(self, trigger: str = "scheduler") -> list[SyncRun]:
+        """Sync every due vendor (one after another), then send what the queue has due.
+
+        Ticks never overlap: a tick that finds the previous one still running does nothing.
+        """
+        if self._tick_lock.locked():
+            logger.info("Auto-sync tick skipped: the previous one is still running")
+            return []
+        async with self._tick_lock:
+            runs = []
+            for entry in await asyncio.to_thread(self.due):
+                runs.append(await self._sync(entry, trigger))
+            if self.worker is not None:
+                await self.worker.drain(trigger=trigger)
+            return runs
+
+    async def _sync(self, entry: Due, trigger: str) -> SyncRun:
+        try:
+            async with asyncio.timeout(self.run_deadline):
+                run = await self.importer.run(entry.vendor_id, entry.name, trigger=trigger)
+        except TimeoutError:
+            # The importer logged the stopped run when it was cancelled; say why here.
+            logger.warning("Auto-sync of %s stopped after %g s without finishing", entry.name, self.run_deadline)
+            run = SyncRun(entry.vendor_id, entry.name, "import orders", "inbound", trigger)
+            run.error = f"The sync did not finish within {self.run_deadline:g} s and was stopped."
+            return run
+        if run.error and run.error.startswith(AuthError.user_message):
+            await asyncio.to_thread(self._pause_after_refusals, entry)
+        return run
+
+    def start_timer(self, every_seconds: float = 60.0) -> AsyncIOScheduler:
+        """Tick on the running loop every ``every_seconds``; a late tick is coalesced into one.
+
+        Stop it with ``scheduler.shutdown(wait=False)`` before the loop closes.
+        """
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+        scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=every_seconds, timezone=UTC),
+            id="autosync",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        return scheduler
+
+    def _pause_after_refusals(self, entry: Due) -> None:
+        """Turn auto-sync off after several refused keys in a row, and say so on the vendor."""
+        with self.db.write_session() as session:
+            errors = session.scalars(
+                select(SyncLog.error)
+                .where(SyncLog.vendor_id == entry.vendor_id, SyncLog.direction == "inbound")
+                .order_by(SyncLog.started_at.desc(), SyncLog.id.desc())
+                .limit(AUTH_FAILURES_TO_PAUSE)
+            ).all()
+            refused = [e for e in errors if e and e.startswith(AuthError.user_message)]
+            if len(refused) < AUTH_FAILURES_TO_PAUSE:
+                return
+            cred = session.scalar(select(Credential).where(Credential.vendor_id == entry.vendor_id))
+            if cred is not None and cred.auto_sync:
+                cred.auto_sync = False
+                cred.last_sync_error = PAUSED_NOTE.format(n=AUTH_FAILURES_TO_PAUSE)
+                logger.warning("Auto-sync of %s paused after %d refused keys", entry.name, AUTH_FAILURES_TO_PAUSE)
