@@ -19,6 +19,7 @@ from ..settings import Settings
 from ..vault import PassphraseRequired
 from .answer_sender import DRAIN_INTERVAL_MS
 from .main_window import MainWindow
+from .single_instance import SingleInstance, bring_forward
 
 logger = logging.getLogger(__name__)
 
@@ -97,30 +98,46 @@ def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool
     app.setQuitOnLastWindowClosed(True)
 
     demo_env = None
+    instance = None  # the demo's data dir is new each time, so it never meets another window
     try:
         if demo:
             demo_env, services = prepare_demo()
         else:
             settings = Settings.load(data_dir)
             setup_logging(settings, verbose=verbose)
+            # Before the database opens: a second window on the same data dir only shows the first.
+            instance = SingleInstance(settings.data_dir)
+            if not instance.claim():
+                print(f"letzdesk already runs with {settings.data_dir}; showing its window.", file=sys.stderr)
+                return 0
             services = build(settings)
         if not _open_vault(services):
             services.close()
+            _release(instance)
             return 1
     except Exception as exc:
         logger.exception("letzdesk could not start")
+        _release(instance)
         QMessageBox.critical(None, "letzdesk cannot start", str(exc))
         return 1
 
     signal_timer = _quit_on_signals(app)
     try:
-        return _run_loop(app, services, demo_env)
+        return _run_loop(app, services, demo_env, instance)
     finally:
         signal_timer.stop()
+        _release(instance)
 
 
-def _run_loop(app: QApplication, services: Services, demo_env: object | None) -> int:
+def _release(instance: SingleInstance | None) -> None:
+    if instance is not None:
+        instance.release()
+
+
+def _run_loop(app: QApplication, services: Services, demo_env: object | None, instance: SingleInstance | None) -> int:
     window = MainWindow(services, title_suffix=" — demo (local sandbox, nothing reaches Letzshop)" if demo_env else "")
+    if instance is not None:
+        instance.show_requested.connect(lambda: bring_forward(window))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
