@@ -11,6 +11,7 @@ from .. import __version__
 from ..app import Services
 from .answer_sender import BUSY_NOTE, AnswerSender
 from .credentials_tab import CredentialsTab
+from .logs_tab import LogsTab
 from .orders_tab import OrdersTab
 from .queue_tab import QueueTab
 
@@ -29,6 +30,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.orders_tab, "Orders")
         self.tabs.addTab(self.queue_tab, "Queue")
+        self.logs_tab = LogsTab(services)
+        self.tabs.addTab(self.logs_tab, "Logs")
         self.vendors_tab = CredentialsTab(services)
         self.tabs.addTab(self.vendors_tab, "Vendors")
         self.setCentralWidget(self.tabs)
@@ -56,9 +59,17 @@ class MainWindow(QMainWindow):
         self.queue_tab.failed_count_changed.connect(self._queue_failed)
         # Removing a vendor removes its tasks; its failures leave the tab title with it.
         self.vendors_tab.vendors_changed.connect(self.queue_tab.reload)
+        # Each import and each send writes a run; the log reads it in once shown, then after each.
+        self.orders_tab.sync_finished.connect(lambda _text: self.logs_tab.reload())
+        self.answer_sender.drained.connect(lambda _report: self.logs_tab.reload())
+        self.tabs.currentChanged.connect(self._tab_shown)
 
     def _orders_reloaded(self, count: int) -> None:
         self.tabs.setTabText(self.tabs.indexOf(self.orders_tab), f"Orders ({count})")
+
+    def _tab_shown(self, index: int) -> None:
+        if self.tabs.widget(index) is self.logs_tab and not self.logs_tab.loaded:
+            self.logs_tab.reload()
 
     def _queue_failed(self, failed: int) -> None:
         self.tabs.setTabText(self.tabs.indexOf(self.queue_tab), f"Queue ({failed} failed)" if failed else "Queue")
@@ -78,6 +89,7 @@ class MainWindow(QMainWindow):
         await self.answer_sender.shutdown()
         await self.orders_tab.shutdown()
         await self.queue_tab.shutdown()
+        await self.logs_tab.shutdown()
         await self.vendors_tab.shutdown()
 
     def _about(self) -> None:
