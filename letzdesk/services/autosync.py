@@ -9,6 +9,7 @@ burst. Each run has a deadline; a run that hangs is stopped, logged, and the nex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,10 +57,14 @@ class AutoSync:
         self.clock = clock
         #: Seconds one vendor's sync may take before it is stopped.
         self.run_deadline = run_deadline
+        #: Called with a tick's runs after it ends (the window reloads its tables).
+        self.after_tick: Callable[[list[SyncRun]], None] | None = None
         self._tick_lock = asyncio.Lock()
+        self._running: asyncio.Task[object] | None = None
+        self._scheduler: AsyncIOScheduler | None = None
 
-    def schedule(self) -> list[Due]:
-        """Every vendor with auto-sync on, and when its next sync is due (now or earlier: due)."""
+    def schedule(self, now: datetime | None = None) -> list[Due]:
+        """Every vendor with auto-sync on, and when its next sync is due (``now`` for a vendor never synced)."""
         with self.db.session() as session:
             rows = session.execute(
                 select(Vendor.id, Vendor.name, Credential.interval_minutes, Credential.last_sync_at)
@@ -67,15 +72,15 @@ class AutoSync:
                 .where(Credential.auto_sync)
                 .order_by(Vendor.name)
             ).all()
-        now = self.clock()
+        now = now or self.clock()
         return [
             Due(vendor_id, name, last + timedelta(minutes=interval) if last else now)
             for vendor_id, name, interval, last in rows
         ]
 
     def due(self) -> list[Due]:
-        now = self.clock()
-        return [entry for entry in self.schedule() if entry.next_at <= now]
+        now = self.clock()  # one reading for both, or a vendor never synced would never be due
+        return [entry for entry in self.schedule(now) if entry.next_at <= now]
 
     async def tick(self, trigger: str = "scheduler") -> list[SyncRun]:
         """Sync every due vendor (one after another), then send what the queue has due.
@@ -86,11 +91,17 @@ class AutoSync:
             logger.info("Auto-sync tick skipped: the previous one is still running")
             return []
         async with self._tick_lock:
-            runs = []
-            for entry in await asyncio.to_thread(self.due):
-                runs.append(await self._sync(entry, trigger))
-            if self.worker is not None:
-                await self.worker.drain(trigger=trigger)
+            self._running = asyncio.current_task()
+            try:
+                runs = []
+                for entry in await asyncio.to_thread(self.due):
+                    runs.append(await self._sync(entry, trigger))
+                if self.worker is not None:
+                    await self.worker.drain(trigger=trigger)
+            finally:
+                self._running = None
+            if self.after_tick is not None:
+                self.after_tick(runs)
             return runs
 
     async def _sync(self, entry: Due, trigger: str) -> SyncRun:
@@ -122,7 +133,19 @@ class AutoSync:
             misfire_grace_time=None,
         )
         scheduler.start()
+        self._scheduler = scheduler
         return scheduler
+
+    async def stop(self) -> None:
+        """Stop the timer and a tick in progress (its import logs itself as stopped)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        running = self._running
+        if running is not None and not running.done():
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
 
     def _pause_after_refusals(self, entry: Due) -> None:
         """Turn auto-sync off after several refused keys in a row, and say so on the vendor."""

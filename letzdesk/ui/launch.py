@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 import qasync  # after PySide6, so qasync binds to it
 
 from ..app import Services, build, prepare_demo, setup_logging
+from ..services.autosync import AutoSync
 from ..settings import Settings
 from ..vault import PassphraseRequired
 from .answer_sender import DRAIN_INTERVAL_MS
@@ -23,9 +25,15 @@ from .single_instance import SingleInstance, bring_forward
 
 logger = logging.getLogger(__name__)
 
+#: How often the window asks the database which vendors are due for their auto-sync.
+AUTOSYNC_TICK_SECONDS = 60.0
+
 
 async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
+    # Quit requests only set this; the loop ends after the shutdown below, so syncs and sends are
+    # stopped and recorded before anything is torn down.
     quit_requested = asyncio.Event()
+    window.quit_requested.connect(quit_requested.set)
     QApplication.instance().aboutToQuit.connect(quit_requested.set)
     window.show()
     await window.orders_tab.reload()
@@ -34,7 +42,15 @@ async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
         window.answer_sender.request(None, trigger="startup")
     if sync_at_start:
         window.orders_tab.start_sync("startup")
+    # Auto-sync: each tick decides from the database which vendors are due.
+    autosync = AutoSync(window.services.db, window.services.importer, window.services.worker)
+    autosync.after_tick = window.auto_synced
+    autosync.start_timer(AUTOSYNC_TICK_SECONDS)
+    # A restart (or a morning start) catches up at once, once, instead of waiting for the timer.
+    first_tick = asyncio.ensure_future(autosync.tick("startup"))
     await quit_requested.wait()
+    first_tick.cancel()
+    await autosync.stop()
     await window.shutdown()
 
 
@@ -48,10 +64,10 @@ def _no_display() -> bool:
     )
 
 
-def _quit_on_signals(app: QApplication) -> QTimer:
+def _quit_on_signals(request_quit: Callable[[], None]) -> QTimer:
     """Ctrl-C and SIGTERM quit like the Quit menu, so the demo cleans up after itself."""
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: app.quit())
+        signal.signal(signum, lambda *_: request_quit())
     # Python runs signal handlers only when it gets control; an idle timer gives it that.
     timer = QTimer()
     timer.start(250)
@@ -121,7 +137,7 @@ def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool
         QMessageBox.critical(None, "letzdesk cannot start", str(exc))
         return 1
 
-    signal_timer = _quit_on_signals(app)
+    signal_timer = _quit_on_signals(app.quit)  # until the window takes over quitting
     try:
         return _run_loop(app, services, demo_env, instance)
     finally:
@@ -138,6 +154,9 @@ def _run_loop(app: QApplication, services: Services, demo_env: object | None, in
     window = MainWindow(services, title_suffix=" — demo (local sandbox, nothing reaches Letzshop)" if demo_env else "")
     if instance is not None:
         instance.show_requested.connect(lambda: bring_forward(window))
+    _quit_on_signals(window.quit_requested.emit)
+    # Closing the window asks to quit (quit_requested); the loop must outlive it for the shutdown.
+    app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from .. import __version__
 from ..app import Services
@@ -17,6 +18,9 @@ from .queue_tab import QueueTab
 
 
 class MainWindow(QMainWindow):
+    #: The vendor (or the system) asked to quit; launch.py shuts down, then ends the loop.
+    quit_requested = Signal()
+
     def __init__(self, services: Services, *, title_suffix: str = "") -> None:
         super().__init__()
         self.services = services
@@ -39,7 +43,7 @@ class MainWindow(QMainWindow):
         sync = QAction("&Sync now", self, shortcut=QKeySequence("Ctrl+R"))
         sync.triggered.connect(lambda: self.orders_tab.start_sync("user"))
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(QApplication.quit)
+        quit_action.triggered.connect(self.quit_requested.emit)
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(sync)
         file_menu.addSeparator()
@@ -63,6 +67,20 @@ class MainWindow(QMainWindow):
         self.orders_tab.sync_finished.connect(lambda _text: self.logs_tab.reload())
         self.answer_sender.drained.connect(lambda _report: self.logs_tab.reload())
         self.tabs.currentChanged.connect(self._tab_shown)
+
+    def auto_synced(self, runs: list) -> None:
+        """After an auto-sync tick: fresh tables, and a line when something arrived or failed."""
+        if not runs:
+            return
+        self.orders_tab.reload()
+        self.logs_tab.reload()
+        self.vendors_tab.refresh()
+        new = sum(run.imported for run in runs)
+        failed = [run.vendor_name for run in runs if run.error]
+        parts = [f"Auto-sync: {new} new order{'s' if new != 1 else ''}"]
+        if failed:
+            parts.append("failed for " + ", ".join(failed))
+        self.statusBar().showMessage("; ".join(parts))
 
     def _orders_reloaded(self, count: int) -> None:
         self.tabs.setTabText(self.tabs.indexOf(self.orders_tab), f"Orders ({count})")
@@ -101,5 +119,6 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # No tray yet: closing the window quits, after the shutdown has stopped syncs and sends.
         event.accept()
-        QApplication.quit()
+        self.quit_requested.emit()
