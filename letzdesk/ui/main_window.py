@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from .. import __version__
@@ -50,7 +50,12 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         about = QAction("&About letzdesk", self)
         about.triggered.connect(self._about)
-        self.menuBar().addMenu("&Help").addAction(about)
+        self.open_logs = QAction("Open &log folder", self)
+        self.open_logs.setToolTip("The developer log: what to attach when you report a problem")
+        self.open_logs.triggered.connect(self._open_log_folder)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.open_logs)
+        help_menu.addAction(about)
 
         self.statusBar().showMessage(f"Data in {services.settings.data_dir} · keys in {services.vault.describe()}")
         self.orders_tab.sync_finished.connect(lambda text: self.statusBar().showMessage(text))
@@ -109,6 +114,12 @@ class MainWindow(QMainWindow):
         await self.queue_tab.shutdown()
         await self.logs_tab.shutdown()
         await self.vendors_tab.shutdown()
+
+    def _open_log_folder(self) -> None:
+        folder = self.services.settings.log_dir
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            # No file manager (a bare desktop): say where it is instead.
+            self.statusBar().showMessage(f"The log folder is {folder}")
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -224,3 +224,18 @@ def test_periods_start_at_local_midnight() -> None:
     assert period_start(0, now) == now.replace(hour=0, minute=0, second=0, microsecond=0)
     assert period_start(7, now) == now.replace(day=7, hour=0, minute=0, second=0, microsecond=0)
     assert period_start(None, now) is None
+
+
+def test_help_menu_opens_the_log_folder(qtbot, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QDesktopServices
+
+    from letzdesk.ui.main_window import MainWindow
+
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or False)
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.open_logs.trigger()
+    assert opened == [str(services.settings.log_dir)]
+    # Nothing could open it here (no file manager): the status bar says where it is.
+    assert window.statusBar().currentMessage() == f"The log folder is {services.settings.log_dir}"
