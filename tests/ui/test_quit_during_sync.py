@@ -85,7 +85,7 @@ def test_quit_twenty_times_during_a_hung_sync(tmp_path: Path) -> None:
         services.close()
 
 
-def test_closing_the_window_or_quit_asks_to_quit_and_auto_sync_says_what_came(qtbot, services) -> None:  # type: ignore[no-untyped-def]
+def test_closing_the_window_or_quit_asks_to_quit_and_auto_sync_says_what_came(qtbot, qloop, services) -> None:  # type: ignore[no-untyped-def]
     from letzdesk.services.synclog import SyncRun
     from letzdesk.ui.main_window import MainWindow
 
@@ -99,5 +99,6 @@ def test_closing_the_window_or_quit_asks_to_quit_and_auto_sync_says_what_came(qt
     run.imported = 3
     broken = SyncRun(2, "Atelier", "import orders", "inbound", "scheduler")
     broken.error = "Letzshop refused the API key."
-    window.auto_synced([run, broken])
+    window.auto_synced([run, broken])  # on the loop, as the timer calls it: it reloads the tables
     assert window.statusBar().currentMessage() == "Auto-sync: 3 new orders; failed for Atelier"
+    qloop.run_until_complete(window.orders_tab.reload())
