@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from .. import __version__
 from ..app import Services
+from ..services.autosync import AutoSync, Due
 from .answer_sender import BUSY_NOTE, AnswerSender
 from .credentials_tab import CredentialsTab
 from .logs_tab import LogsTab
 from .orders_tab import OrdersTab
 from .queue_tab import QueueTab
+
+
+def status_text(schedule: list[Due], failing: int) -> str:
+    """For example "Next sync: Atelier 14:05, Shop now · 2 answers failed" (local times)."""
+    now = datetime.now(UTC)
+    if schedule:
+        times = ", ".join(
+            f"{entry.name} {'now' if entry.next_at <= now else entry.next_at.astimezone().strftime('%H:%M')}"
+            for entry in sorted(schedule, key=lambda entry: entry.next_at)
+        )
+        parts = [f"Next sync: {times}"]
+    else:
+        parts = ["Auto-sync off"]
+    if failing:
+        parts.append(f"{failing} answer{'s' if failing != 1 else ''} failed")
+    return " · ".join(parts)
 
 
 class MainWindow(QMainWindow):
@@ -58,6 +76,14 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
         self.statusBar().showMessage(f"Data in {services.settings.data_dir} · keys in {services.vault.describe()}")
+        # Always visible on the right: when each vendor syncs next, and answers that need a person.
+        self.status_line = QLabel()
+        self.statusBar().addPermanentWidget(self.status_line)
+        #: Set by launch.py when auto-sync runs; the status line reads its schedule.
+        self.autosync: AutoSync | None = None
+        self._status_task: asyncio.Task[None] | None = None
+        self._status_timer = QTimer(self)
+        self._status_timer.timeout.connect(self.refresh_status_line)
         self.orders_tab.sync_finished.connect(lambda text: self.statusBar().showMessage(text))
         self.orders_tab.reloaded.connect(self._orders_reloaded)
         self.vendors_tab.vendors_changed.connect(self.orders_tab.reload)
@@ -71,10 +97,25 @@ class MainWindow(QMainWindow):
         # Each import and each send writes a run; the log reads it in once shown, then after each.
         self.orders_tab.sync_finished.connect(lambda _text: self.logs_tab.reload())
         self.answer_sender.drained.connect(lambda _report: self.logs_tab.reload())
+        self.answer_sender.drained.connect(lambda _report: self.refresh_status_line())
         self.tabs.currentChanged.connect(self._tab_shown)
+
+    def refresh_status_line(self) -> asyncio.Task[None]:
+        """Re-read the schedule and the failed answers (in a thread) into the status line."""
+        if self._status_task is None or self._status_task.done():
+            self._status_task = asyncio.ensure_future(self._refresh_status_line())
+        if not self._status_timer.isActive():
+            self._status_timer.start(60_000)
+        return self._status_task
+
+    async def _refresh_status_line(self) -> None:
+        schedule = await asyncio.to_thread(self.autosync.schedule) if self.autosync else []
+        failing = sum((await asyncio.to_thread(self.services.answers.failing_counts)).values())
+        self.status_line.setText(status_text(schedule, failing))
 
     def auto_synced(self, runs: list) -> None:
         """After an auto-sync tick: fresh tables, and a line when something arrived or failed."""
+        self.refresh_status_line()
         if not runs:
             return
         self.orders_tab.reload()
@@ -108,6 +149,9 @@ class MainWindow(QMainWindow):
         return owner
 
     async def shutdown(self) -> None:
+        self._status_timer.stop()
+        if self._status_task is not None and not self._status_task.done():
+            self._status_task.cancel()
         """Stop the sending first (an interrupted send is marked to be read back), then each tab."""
         await self.answer_sender.shutdown()
         await self.orders_tab.shutdown()

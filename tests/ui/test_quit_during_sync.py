@@ -102,3 +102,29 @@ def test_closing_the_window_or_quit_asks_to_quit_and_auto_sync_says_what_came(qt
     window.auto_synced([run, broken])  # on the loop, as the timer calls it: it reloads the tables
     assert window.statusBar().currentMessage() == "Auto-sync: 3 new orders; failed for Atelier"
     qloop.run_until_complete(window.orders_tab.reload())
+
+
+def test_status_line_says_when_each_vendor_syncs_next_and_what_failed(qtbot, qloop, services, sandbox) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from letzdesk.services.autosync import AutoSync
+    from letzdesk.services.synclog import SyncRun, record
+    from letzdesk.store.types import utcnow
+    from letzdesk.ui.main_window import MainWindow
+
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    qloop.run_until_complete(window.refresh_status_line())
+    assert window.status_line.text() == "Auto-sync off"
+
+    shop = services.vendors.add("Shop", TEST_KEY, sandbox.url, auto_sync=True, interval_minutes=30)
+    services.vendors.add("Atelier", TEST_KEY, sandbox.url, auto_sync=True)
+    synced = SyncRun(shop, "Shop", "import orders", "inbound", "scheduler")
+    record(services.db, synced, finished=utcnow() - timedelta(minutes=10))
+    window.autosync = AutoSync(services.db, services.importer)
+    qloop.run_until_complete(window.refresh_status_line())
+    shop_next = next(entry.next_at for entry in window.autosync.schedule() if entry.name == "Shop")
+    assert abs(shop_next - (utcnow() + timedelta(minutes=20))) < timedelta(seconds=30)
+    when = shop_next.astimezone().strftime("%H:%M")
+    assert window.status_line.text() == f"Next sync: Atelier now, Shop {when}"
+    qloop.run_until_complete(window.shutdown())
