@@ -47,7 +47,7 @@ async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
     autosync.after_tick = window.auto_synced
     autosync.start_timer(AUTOSYNC_TICK_SECONDS)
     window.autosync = autosync
-    window.refresh_status_line()
+    window.start_status_updates()
     # A restart (or a morning start) catches up at once, once, instead of waiting for the timer.
     first_tick = asyncio.ensure_future(autosync.tick("startup"))
     await quit_requested.wait()

@@ -104,9 +104,12 @@ class MainWindow(QMainWindow):
         """Re-read the schedule and the failed answers (in a thread) into the status line."""
         if self._status_task is None or self._status_task.done():
             self._status_task = asyncio.ensure_future(self._refresh_status_line())
-        if not self._status_timer.isActive():
-            self._status_timer.start(60_000)
         return self._status_task
+
+    def start_status_updates(self, interval_ms: int = 60_000) -> None:
+        """Keep the status line current while the window runs (launch.py starts it, shutdown stops it)."""
+        self.refresh_status_line()
+        self._status_timer.start(interval_ms)
 
     async def _refresh_status_line(self) -> None:
         schedule = await asyncio.to_thread(self.autosync.schedule) if self.autosync else []
