@@ -41,6 +41,9 @@ from letzdesk.sandbox.state import UNAUTHORIZED_BODY, SandboxState
 
 logger = logging.getLogger(__name__)
 
+#: Every answer and tracking the sandbox applied, as JSON (behind the same key, never faulted).
+RECORD_PATH = "/sandbox/record"
+
 
 def load_schema_text() -> str:
     """The schema the app relies on, read as data so the sandbox serves exactly the contract."""
@@ -206,8 +209,17 @@ def create_app(
         http_handler=_AlwaysOkHandler(),
     )
 
+    async def record(_request: Request) -> JSONResponse:
+        """The sandbox's own record, so a sandbox in another process can be checked from outside."""
+        faults = state.faults
+        injected = None if faults is None else {"calls": faults.calls(), **faults.counts()}
+        return JSONResponse({**state.record(), "faults": injected})
+
     app = Starlette(
-        routes=[Route("/graphql", graphql_app, methods=["GET", "POST"])],
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route(RECORD_PATH, record, methods=["GET"]),
+        ],
         middleware=[Middleware(BearerAuth, state=state), Middleware(FaultInjection, state=state)],
     )
     app.state.sandbox = state
@@ -350,8 +362,26 @@ def run(
             pass
     finally:
         server.stop()
+        applied = record_summary(server.state.record())
+        if applied:
+            print(applied, flush=True)
         if faults is not None and faults.calls():
             injected = ", ".join(f"{kind} x{count}" for kind, count in faults.counts().items())
             print(f"Faults injected in {faults.calls()} calls: {injected}", flush=True)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def record_summary(record: dict[str, Any]) -> str | None:
+    """One line on what was applied, with what was applied more than once; None when nothing was."""
+    answers, trackings = record["answers"], record["trackings"]
+    if not answers and not trackings:
+        return None
+    answered = sum(len(applied) for applied in answers.values())
+    tracked = sum(len(applied) for applied in trackings.values())
+    answered_twice = sum(len(applied) > 1 for applied in answers.values())
+    tracked_twice = sum(len(applied) > 1 for applied in trackings.values())
+    return (
+        f"Applied {answered} answers to {len(answers)} items ({answered_twice} more than once), "
+        f"tracking {tracked} times on {len(trackings)} shipments ({tracked_twice} more than once)"
+    )

@@ -232,6 +232,14 @@ class SandboxState:
         with self._lock:
             return {shipment_id: len(sets) for shipment_id, sets in self._trackings.items()}
 
+    def record(self) -> dict[str, Any]:
+        """Every answer and tracking applied, by unit and shipment id: what ``GET /sandbox/record`` serves."""
+        with self._lock:
+            return {
+                "answers": {unit_id: list(answers) for unit_id, answers in self._answers.items()},
+                "trackings": {sid: [dict(t) for t in sets] for sid, sets in self._trackings.items()},
+            }
+
 
 def _error(item_id: str, code: str, message: str) -> dict[str, str]:
     return {"id": item_id, "code": code, "message": message}

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from letzdesk.sandbox.data import generate_shipments
-from letzdesk.sandbox.server import SandboxServer
+from letzdesk.sandbox.faults import Faults
+from letzdesk.sandbox.server import RECORD_PATH, SandboxServer, record_summary
 from tests.conftest import TEST_KEY
 
 pytestmark = pytest.mark.e2e
@@ -229,6 +230,32 @@ def test_the_record_counts_accepted_answers_only(sandbox: SandboxServer, client:
     assert sandbox.state.answers(a) == [True, True]
     assert sandbox.state.answers(b) == [False]
     assert sandbox.state.answers("ghost") == []
+
+
+def test_the_record_is_served_from_outside_behind_the_key_and_never_faulted(
+    sandbox: SandboxServer, client: httpx.Client
+) -> None:
+    """A sandbox started as its own process (``letzdesk sandbox``) can be checked over HTTP."""
+    shipment_id, (a, b, *_) = shipment_with(sandbox, 2)
+    confirm(client, sandbox, (a, True), (b, False))
+    confirm(client, sandbox, (a, True))
+    track(client, sandbox, shipment_id, code="LU111")
+    url = sandbox.url.replace("/graphql", RECORD_PATH)
+    sandbox.state.faults = Faults(rate=1.0, kinds={"5xx": 1, "drop": 1})
+
+    for _ in range(5):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.json() == {
+            "answers": {a: [True, True], b: [False]},
+            "trackings": {shipment_id: [{"code": "LU111", "provider": "post_lu"}]},
+            "faults": {"calls": 0, "429": 0, "5xx": 0, "drop": 0},
+        }
+    assert httpx.get(url, timeout=5).status_code == 401
+    assert record_summary(response.json()) == (
+        "Applied 3 answers to 2 items (1 more than once), tracking 1 times on 1 shipments (0 more than once)"
+    )
+    assert record_summary({"answers": {}, "trackings": {}}) is None
 
 
 def test_look_ups_are_copies_and_unknown_ids_are_none(sandbox: SandboxServer) -> None:
