@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +152,11 @@ class Importer:
         self.client_for = client_for
         #: Stamps the run's start and end (a test's clock can move the scheduler's world).
         self.clock = clock
+        #: One import per vendor at a time (Sync now pressed during an auto-sync waits for it); an
+        #: asyncio lock belongs to one loop, and the command line runs a loop per command.
+        self._running: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def run(
         self,
@@ -161,7 +167,24 @@ class Importer:
         state: str = "unconfirmed",
         progress: Callable[[Progress], None] | None = None,
     ) -> synclog.SyncRun:
-        """Import every shipment in ``state``; always leaves a sync log row, even when cancelled."""
+        """Import every shipment in ``state``; always leaves a sync log row, even when cancelled.
+
+        A second import of the same vendor waits for the first, then runs: what it finds is then
+        counted once, as unchanged, instead of two imports racing over the same pages.
+        """
+        locks = self._running.setdefault(asyncio.get_running_loop(), {})
+        async with locks.setdefault(vendor_id, asyncio.Lock()):
+            return await self._run(vendor_id, vendor_name, trigger=trigger, state=state, progress=progress)
+
+    async def _run(
+        self,
+        vendor_id: int,
+        vendor_name: str,
+        *,
+        trigger: str,
+        state: str,
+        progress: Callable[[Progress], None] | None,
+    ) -> synclog.SyncRun:
         run = synclog.SyncRun(vendor_id, vendor_name, "import orders", "inbound", trigger, started_at=self.clock())
         logger.info("Import of %s shipments for %s started (%s)", state, vendor_name, trigger)
         try:

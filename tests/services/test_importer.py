@@ -118,3 +118,24 @@ def test_a_vendor_removed_during_its_import_still_gets_a_log_row(services: Servi
     synclog.record(services.db, run)
     row = synclog.recent(services.db)[0]
     assert (row.vendor_id, row.vendor_name) == (None, "Atelier")
+
+
+def test_two_imports_of_one_vendor_at_once_run_one_after_the_other(services: Services, sandbox: SandboxServer) -> None:
+    vendor_id = services.vendors.add("Atelier", TEST_KEY, sandbox.url)
+
+    async def both() -> list[synclog.SyncRun]:
+        # Sync now pressed while the auto-sync imports the same vendor.
+        return list(
+            await asyncio.gather(
+                services.importer.run(vendor_id, "Atelier", trigger="scheduler"),
+                services.importer.run(vendor_id, "Atelier", trigger="user"),
+            )
+        )
+
+    first, second = asyncio.run(both())
+    assert (first.imported, first.error) == (40, None)
+    assert (second.imported, second.updated, second.unchanged, second.error) == (0, 0, 40, None)
+    rows = sorted(synclog.recent(services.db), key=lambda row: row.started_at)
+    assert [row.trigger for row in rows] == ["scheduler", "user"]
+    assert rows[1].started_at >= rows[0].finished_at
+    assert len(orders_for(services.db)) == 40
