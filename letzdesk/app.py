@@ -110,7 +110,8 @@ def prepare_demo(shipments: int = 60, seed: int = 2026) -> tuple[Demo, Services]
     try:
         setup_logging(settings)
         services = build(settings)
-        services.vendors.add(demo.vendor_name, demo_key, sandbox.url)
+        # Auto-sync on, so the status bar and the tray show a schedule from the first minute.
+        services.vendors.add(demo.vendor_name, demo_key, sandbox.url, auto_sync=True, interval_minutes=15)
     except BaseException:
         demo.close()
         raise

@@ -23,7 +23,7 @@ from ..letzshop.errors import AuthError
 from ..store.db import Database
 from ..store.models import Credential, SyncLog, Vendor
 from ..store.types import utcnow
-from .importer import Importer
+from .importer import Importer, Progress
 from .synclog import SyncRun
 from .worker import QueueWorker
 
@@ -39,6 +39,18 @@ class Due:
     vendor_id: int
     name: str
     next_at: datetime
+
+
+@dataclass(frozen=True)
+class VendorClock:
+    """One vendor's last sync and, with auto-sync on, its next one (for the status line and the tray)."""
+
+    vendor_id: int
+    name: str
+    auto_sync: bool
+    last_at: datetime | None
+    last_status: str | None
+    next_at: datetime | None
 
 
 class AutoSync:
@@ -57,25 +69,47 @@ class AutoSync:
         self.clock = clock
         #: Seconds one vendor's sync may take before it is stopped.
         self.run_deadline = run_deadline
+        #: Paused by the vendor (tray or File menu): no vendor is due; answers are still sent.
+        self.paused = False
+        #: Told each imported page of an auto-sync (the window's status bar shows it).
+        self.progress: Callable[[Progress], None] | None = None
         #: Called with a tick's runs after it ends (the window reloads its tables).
         self.after_tick: Callable[[list[SyncRun]], None] | None = None
         self._tick_lock = asyncio.Lock()
         self._running: asyncio.Task[object] | None = None
         self._scheduler: AsyncIOScheduler | None = None
 
-    def schedule(self, now: datetime | None = None) -> list[Due]:
-        """Every vendor with auto-sync on, and when its next sync is due (``now`` for a vendor never synced)."""
+    def clocks(self, now: datetime | None = None) -> list[VendorClock]:
+        """Every vendor's last sync, and its next one when auto-sync is on (``now`` for one never synced).
+
+        While auto-sync is paused nothing is next.
+        """
         with self.db.session() as session:
             rows = session.execute(
-                select(Vendor.id, Vendor.name, Credential.interval_minutes, Credential.last_sync_at)
+                select(
+                    Vendor.id,
+                    Vendor.name,
+                    Credential.auto_sync,
+                    Credential.interval_minutes,
+                    Credential.last_sync_at,
+                    Credential.last_sync_status,
+                )
                 .join(Credential, Credential.vendor_id == Vendor.id)
-                .where(Credential.auto_sync)
                 .order_by(Vendor.name)
             ).all()
         now = now or self.clock()
+        clocks = []
+        for vendor_id, name, auto, interval, last, status in rows:
+            upcoming = None
+            if auto and not self.paused:
+                upcoming = last + timedelta(minutes=interval) if last else now
+            clocks.append(VendorClock(vendor_id, name, bool(auto), last, status, upcoming))
+        return clocks
+
+    def schedule(self, now: datetime | None = None) -> list[Due]:
+        """Every vendor whose auto-sync runs, and when its next sync is due."""
         return [
-            Due(vendor_id, name, last + timedelta(minutes=interval) if last else now)
-            for vendor_id, name, interval, last in rows
+            Due(clock.vendor_id, clock.name, clock.next_at) for clock in self.clocks(now) if clock.next_at is not None
         ]
 
     def due(self) -> list[Due]:
@@ -105,9 +139,11 @@ class AutoSync:
             return runs
 
     async def _sync(self, entry: Due, trigger: str) -> SyncRun:
+        if self.progress is not None:
+            self.progress(Progress(entry.name, 0, 0))
         try:
             async with asyncio.timeout(self.run_deadline):
-                run = await self.importer.run(entry.vendor_id, entry.name, trigger=trigger)
+                run = await self.importer.run(entry.vendor_id, entry.name, trigger=trigger, progress=self.progress)
         except TimeoutError:
             # The importer logged the stopped run when it was cancelled; say why here.
             logger.warning("Auto-sync of %s stopped after %g s without finishing", entry.name, self.run_deadline)

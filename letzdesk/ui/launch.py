@@ -22,6 +22,7 @@ from ..vault import PassphraseRequired
 from .answer_sender import DRAIN_INTERVAL_MS
 from .main_window import MainWindow
 from .single_instance import SingleInstance, bring_forward
+from .tray import app_icon
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 AUTOSYNC_TICK_SECONDS = 60.0
 
 
-async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
+async def _run(window: MainWindow) -> None:
     # Quit requests only set this; the loop ends after the shutdown below, so syncs and sends are
     # stopped and recorded before anything is torn down.
     quit_requested = asyncio.Event()
@@ -40,15 +41,13 @@ async def _run(window: MainWindow, *, sync_at_start: bool) -> None:
     # Answers left from the last session go out now, then whatever falls due every 30 seconds.
     if await window.start_sending(DRAIN_INTERVAL_MS):
         window.answer_sender.request(None, trigger="startup")
-    if sync_at_start:
-        window.orders_tab.start_sync("startup")
     # Auto-sync: each tick decides from the database which vendors are due.
     autosync = AutoSync(window.services.db, window.services.importer, window.services.worker)
-    autosync.after_tick = window.auto_synced
+    window.attach_autosync(autosync)
     autosync.start_timer(AUTOSYNC_TICK_SECONDS)
-    window.autosync = autosync
     window.start_status_updates()
-    # A restart (or a morning start) catches up at once, once, instead of waiting for the timer.
+    # A restart (or a morning start) catches up at once, once, instead of waiting for the timer;
+    # the demo's vendor was never synced, so its orders arrive this way too.
     first_tick = asyncio.ensure_future(autosync.tick("startup"))
     await quit_requested.wait()
     first_tick.cancel()
@@ -113,6 +112,7 @@ def run_window(*, data_dir: str | None = None, demo: bool = False, verbose: bool
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("letzdesk")
     app.setOrganizationName("letzdesk")
+    app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(True)
 
     demo_env = None
@@ -163,7 +163,7 @@ def _run_loop(app: QApplication, services: Services, demo_env: object | None, in
     asyncio.set_event_loop(loop)
     try:
         with loop:
-            loop.run_until_complete(_run(window, sync_at_start=demo_env is not None))
+            loop.run_until_complete(_run(window))
     finally:
         services.close()
         if demo_env is not None:

@@ -62,6 +62,10 @@ def load_rows(services: Services) -> list[OrderRow]:
 class OrdersTab(QWidget):
     #: Emitted on the GUI thread with a one-line summary when a sync ends.
     sync_finished = Signal(str)
+    #: True when a sync starts, False when it ends.
+    syncing_changed = Signal(bool)
+    #: When a sync ends: its SyncRuns and its trigger (the window tells what needs a person).
+    synced = Signal(list, str)
     #: Emitted whenever the table has been refilled from the database.
     reloaded = Signal(int)
     #: Emitted after answers were queued, retried or changed: the queue tab reads them again.
@@ -253,6 +257,7 @@ class OrdersTab(QWidget):
         self.sync_button.setEnabled(False)
         self.progress.setVisible(True)
         self.progress_label.setText("Contacting Letzshop…")
+        self.syncing_changed.emit(True)
         self._sync_task = asyncio.ensure_future(self._sync(trigger if isinstance(trigger, str) else "user"))
         return self._sync_task
 
@@ -268,9 +273,11 @@ class OrdersTab(QWidget):
         finally:
             self.progress.setVisible(False)
             self.sync_button.setEnabled(True)
+            self.syncing_changed.emit(False)
         summary = self._summary(runs)
         self.progress_label.setText(summary)
         self.sync_finished.emit(summary)
+        self.synced.emit(runs, trigger)
 
     def _on_progress(self, progress: Progress) -> None:
         self.progress_label.setText(f"{progress.vendor_name}: page {progress.pages}, {progress.fetched} orders read")
