@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the window on a throw-away data dir with a demo vendor and a local sandbox",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this copy of letzdesk on a throw-away data dir and a local sandbox; prints a JSON report",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug detail in the log file")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -164,6 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "queue" and args.retry and args.cancel:
         parser.error("choose --retry or --cancel, not both")
+    if args.self_test:
+        if args.command is not None or args.demo:
+            parser.error("--self-test runs on its own, without a command or --demo")
+        from .selftest import run_self_test
+
+        try:
+            return run_self_test(data_dir=args.data_dir, verbose=args.verbose)
+        except KeyboardInterrupt:
+            print("letzdesk: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
     if args.command is None:
         from .ui.launch import run_window
 

@@ -59,6 +59,20 @@ def mask(api_key: str) -> str:
     return f"{api_key[:4]}****" if len(api_key) >= 12 else "****"
 
 
+def keyring_backend() -> tuple[object, str, bool]:
+    """The OS keyring backend ``keyring`` picked, its full name, and whether letzdesk trusts it.
+
+    The fail and null backends, keyrings.alt and any plaintext store are refused: a master key
+    there is no safer than the 0600 key file, and a backend with no priority will not work.
+    """
+    import keyring
+
+    backend = keyring.get_keyring()
+    name = f"{type(backend).__module__}.{type(backend).__qualname__}"
+    usable = not (name.startswith(_UNSAFE_BACKENDS) or "Plaintext" in name or getattr(backend, "priority", 1) <= 0)
+    return backend, name, usable
+
+
 def _derive(passphrase: str, salt: bytes) -> bytes:
     return base64.urlsafe_b64encode(scrypt(passphrase.encode(), salt=salt, **_SCRYPT))
 
@@ -86,6 +100,12 @@ class Vault:
         return self.data_dir / KEY_FILENAME
 
     @property
+    def tries_keyring(self) -> bool:
+        """Whether opening this vault asks the OS keyring first (it still falls back to the key file
+        when ``keyring_backend()`` is not usable or the keyring does not answer). Touches nothing."""
+        return self._use_keyring and self._passphrase is None and not self._key_file.exists()
+
+    @property
     def _account(self) -> str:
         """The keyring entry of this data dir: from a random id stored beside the database."""
         path = self.data_dir / ID_FILENAME
@@ -100,7 +120,7 @@ class Vault:
     def _load(self) -> list[bytes]:
         if self._keys is None:
             keys = None
-            if self._use_keyring and self._passphrase is None and not self._key_file.exists():
+            if self.tries_keyring:
                 keys = self._keys_from_keyring()
             if keys is None:
                 keys = self._keys_from_file()
@@ -117,9 +137,8 @@ class Vault:
     def _keys_from_keyring(self) -> list[bytes] | None:
         import keyring
 
-        backend = keyring.get_keyring()
-        name = f"{type(backend).__module__}.{type(backend).__qualname__}"
-        if name.startswith(_UNSAFE_BACKENDS) or "Plaintext" in name or getattr(backend, "priority", 1) <= 0:
+        backend, name, usable = keyring_backend()
+        if not usable:
             logger.debug("No usable OS keyring (%s); using the key file", name)
             return None
         account = self._account
