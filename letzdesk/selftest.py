@@ -319,7 +319,8 @@ def _answer(desk: _Desk) -> str:
 
 def _window(desk: _Desk) -> str:
     # Before Qt loads: the self-test must run on a machine without a display, and never pop up.
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not os.environ.get("QT_QPA_PLATFORM"):  # unset or empty: Qt would pick xcb
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     try:
         from .ui.selftest_window import check_window
     except ImportError as exc:

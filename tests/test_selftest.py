@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,8 @@ def by_name(report: Any) -> dict[str, dict[str, Any]]:
 
 
 def test_every_step_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    started = time.monotonic()
     # No QT_QPA_PLATFORM and no display: the self-test must choose offscreen by itself.
     proc, report = self_test(tmp_path, "-v")
-    elapsed = time.monotonic() - started
 
     steps = by_name(report)
     assert [step["name"] for step in report["steps"]] == STEPS
@@ -49,7 +46,6 @@ def test_every_step_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert report["ok"] is True and proc.returncode == 0
     assert report["version"] and report["frozen"] is False
     assert all(isinstance(step["seconds"], float) and step["seconds"] >= 0 for step in report["steps"])
-    assert elapsed < 60, f"the self-test took {elapsed:.1f} s"
 
     # What each step says it saw.
     assert re.search(r"revision \d{4}", steps["database"]["detail"])
