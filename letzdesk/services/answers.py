@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 _TRACKING = re.compile(r"^[A-Z0-9][A-Z0-9./_-]{2,59}$")
 _CARRIER = re.compile(r"^\w[\w .&'/-]{0,49}$")
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
 class AnswerError(ValueError):
@@ -67,14 +69,18 @@ class Queued:
 
 
 def normalise_tracking(number: str) -> str:
-    """Spaces removed, upper case: "lu 123 456" -> "LU123456"."""
-    return re.sub(r"\s+", "", number or "").upper()
+    """Spaces removed, upper case: "lu 123 456" -> "LU123456".
+
+    Only a-z are upper-cased: str.upper() turns "ß" into "SS" and "ı" into "I", a number nobody
+    typed that would then pass as ASCII; left as they are, ``tracking_problem`` refuses them.
+    """
+    return re.sub(r"\s+", "", number or "").translate(_ASCII_UPPER)
 
 
 def tracking_problem(number: str) -> str | None:
-    """Why a tracking number cannot be used (after normalising), or None when it can."""
-    # ASCII before upper-casing: "ß" would otherwise become "SS", a number nobody typed.
-    if (number or "").isascii() and _TRACKING.match(normalise_tracking(number)):
+    """Why a tracking number cannot be used (before or after normalising), or None when it can."""
+    code = normalise_tracking(number)
+    if code.isascii() and _TRACKING.match(code):
         return None
     return "A tracking number is 3 to 60 letters and digits (- . / _ allowed); spaces are removed."
 
