@@ -2,28 +2,22 @@
 # Build letzdesk's Linux packages from this checkout:
 #
 #   dist/letzdesk/                                  the PyInstaller onedir bundle (build.spec)
-#   dist/letzdesk-<version>-linux-<machine>.tar.gz  that bundle as it is: runs on its own (glibc 2.36+)
-#   dist/letzdesk_<version>_<debian-arch>.deb       for Debian 12 and later: /opt/letzdesk, /usr/bin/letzdesk,
-#                                                   a menu entry and icons; uses Debian's own copies of
-#                                                   the system libraries (and so their security updates)
+#   dist/letzdesk-<version>-linux-<machine>.tar.gz  that bundle as it is: runs on its own (needs glibc 2.36+)
+#   dist/letzdesk_<version>_<debian-arch>.deb       for the Debian release it is built on: /opt/letzdesk,
+#                                                   /usr/bin/letzdesk, a menu entry and icons; uses that
+#                                                   release's system libraries (and their security updates)
 #
 # Python: the venv named by $LETZDESK_VENV, by default .venv at the top of the checkout (the one
 # README and CI use); it is created with python3 if missing, and ".[package]" is installed into it.
 # Debian tools and the libraries Qt's plugins link against must be installed: the script names
 # what is missing (BUILD_DEPS below) and stops.
 #
-# Usage: packaging/build-linux.sh            build everything
-#        packaging/build-linux.sh --reuse    package an existing dist/letzdesk without rebuilding it
+# Usage: packaging/build-linux.sh               build everything
+#        packaging/build-linux.sh --reuse       package an existing dist/letzdesk without rebuilding it
+#        packaging/build-linux.sh --build-deps  print the Debian packages it needs, one a line
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-
-reuse=0
-case "${1:-}" in
-  --reuse) reuse=1 ;;
-  "") ;;
-  *) echo "usage: packaging/build-linux.sh [--reuse]" >&2; exit 2 ;;
-esac
 
 # The tools (dpkg-dev: dpkg-shlibdeps; binutils: objdump, which PyInstaller uses on Linux) and the
 # libraries Qt's xcb and Wayland plugins link against: PyInstaller can only follow (and the .deb
@@ -35,6 +29,14 @@ BUILD_DEPS=(
   libxcb-shape0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1
   libwayland-client0 libwayland-cursor0 libwayland-egl1
 )
+reuse=0
+case "${1:-}" in
+  --reuse) reuse=1 ;;
+  --build-deps) printf '%s\n' "${BUILD_DEPS[@]}"; exit 0 ;;
+  "") ;;
+  *) echo "usage: packaging/build-linux.sh [--reuse | --build-deps]" >&2; exit 2 ;;
+esac
+
 missing=()
 for pkg in "${BUILD_DEPS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -66,7 +68,7 @@ fi
 bash packaging/check-bundle.sh "$bundle"
 
 # The frozen app checks itself: database, vault, keyring, sandbox, import, an answer, the window, TLS.
-# TODO: drop the guard once every branch has `letzdesk --self-test` — it lands with letzdesk/selftest.py.
+# (Checkouts from before `letzdesk --self-test` existed have nothing to run.)
 if QT_QPA_PLATFORM=offscreen "$bundle/letzdesk" --help | grep -q -- --self-test; then
   if ! QT_QPA_PLATFORM=offscreen "$bundle/letzdesk" --self-test >build/selftest.json 2>build/selftest.log; then
     echo "build-linux: the frozen app's self-test failed:" >&2
