@@ -69,7 +69,8 @@ bash packaging/check-bundle.sh "$bundle"
 
 # The frozen app checks itself: database, vault, keyring, sandbox, import, an answer, the window, TLS.
 # (Checkouts from before `letzdesk --self-test` existed have nothing to run.)
-if QT_QPA_PLATFORM=offscreen "$bundle/letzdesk" --help | grep -q -- --self-test; then
+frozen_help=$(QT_QPA_PLATFORM=offscreen "$bundle/letzdesk" --help)
+if grep -q -- --self-test <<<"$frozen_help"; then
   if ! QT_QPA_PLATFORM=offscreen "$bundle/letzdesk" --self-test >build/selftest.json 2>build/selftest.log; then
     echo "build-linux: the frozen app's self-test failed:" >&2
     cat build/selftest.json build/selftest.log >&2
