@@ -39,7 +39,7 @@ esac
 
 missing=()
 for pkg in "${BUILD_DEPS[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "build-linux: missing Debian packages; install them with:" >&2
@@ -102,11 +102,14 @@ cp -a "$bundle" "$pkg/opt/letzdesk"
 # machine into the bundle. Where a copy is byte for byte the file a Debian package installed, the
 # .deb leaves it out and depends on that package instead. Qt, ICU and Python come from the
 # wheels and the venv and stay.
+# (ldconfig's list is read once into a file: piping it into an awk that stops at the first
+# match would kill ldconfig with SIGPIPE now and then, and pipefail would stop the script.)
+ldconfig -p >"$stage/ldconfig.txt"
 dropped=()
 for file in "$pkg"/opt/letzdesk/_internal/*.so*; do
   [ -f "$file" ] && [ ! -L "$file" ] || continue
   name=$(basename "$file")
-  system=$(ldconfig -p | awk -v n="$name" '$1 == n && $NF ~ /^\// {print $NF; exit}')
+  system=$(awk -v n="$name" '$1 == n && $NF ~ /^\// {print $NF; exit}' "$stage/ldconfig.txt")
   [ -n "$system" ] && cmp -s "$file" "$(readlink -f "$system")" || continue
   owner=$(dpkg -S "$(readlink -f "$system")" 2>/dev/null || dpkg -S "$system" 2>/dev/null || true)
   [ -n "$owner" ] || continue
