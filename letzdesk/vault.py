@@ -9,8 +9,13 @@ Where the master key lives, in order of preference:
 * ``master.key`` sealed with a key derived by scrypt from a passphrase, when the user sets one
   (``LETZDESK_PASSPHRASE`` for scripted use).
 
-Once ``master.key`` exists it is always used, so a keyring that was slow once never splits
-keys across stores. The master material is a list of Fernet keys, newest first: rotation
+Once ``master.key`` exists it is always used. Once the keyring holds the master key,
+``vault.store`` says so, and a keyring that is locked, fails or does not answer then stops
+the vault with :class:`KeyringUnavailable` (try again later) instead of making a key file:
+a new key there would leave every stored API key unreadable. Only a desk that has no master
+key anywhere yet falls back to the key file. Every keyring call runs in a daemon thread: one
+that hangs never keeps letzdesk from exiting, and one given up on writes nothing when it
+returns. The master material is a list of Fernet keys, newest first: rotation
 writes the new key in front, re-encrypts every token, then drops the old one, and a rotation
 cut short is finished by the next one without losing a key.
 """
@@ -18,14 +23,15 @@ cut short is finished by the next one without losing a key.
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from hashlib import scrypt
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from filelock import FileLock
@@ -35,6 +41,9 @@ logger = logging.getLogger(__name__)
 KEYRING_SERVICE = "letzdesk"
 KEY_FILENAME = "master.key"
 ID_FILENAME = "vault.id"
+#: Beside vault.id: "keyring" once the OS keyring holds this desk's master key.
+STORE_FILENAME = "vault.store"
+_KEYRING_MARK = "keyring"
 LOCK_FILENAME = "vault.lock"
 PASSPHRASE_ENV = "LETZDESK_PASSPHRASE"
 MIN_PASSPHRASE = 8
@@ -49,6 +58,37 @@ class VaultError(RuntimeError):
 
 class PassphraseRequired(VaultError):
     """master.key is sealed and no passphrase (or a wrong one) was given; ask the user."""
+
+
+class KeyringUnavailable(VaultError):
+    """The desk keeps its master key in the OS keyring and the keyring cannot be used right now.
+
+    Temporary: nothing was written, and the same call works once the keyring answers again.
+    """
+
+
+KEYRING_NOT_ANSWERING = (
+    "The OS keyring did not answer (it may be locked, or waiting for you to answer its prompt), so the "
+    "stored API keys cannot be opened right now. Unlock the keyring and try again; nothing was changed."
+)
+KEYRING_NOT_HERE = (
+    "This desk keeps its master key in the OS keyring, but no OS keyring can be reached here (for example "
+    "over SSH, or outside your desktop session), so the stored API keys cannot be opened. Run letzdesk in "
+    "your desktop session; nothing was changed."
+)
+KEYRING_NOT_ALLOWED = (
+    "This desk keeps its master key in the OS keyring, and this letzdesk was started without the keyring, "
+    "so the stored API keys cannot be opened; nothing was changed."
+)
+
+#: How a store is named in the window and on the command line, by the backend's module.
+_BACKEND_LABELS = {
+    "keyring.backends.SecretService": "SecretService",
+    "keyring.backends.libsecret": "libsecret",
+    "keyring.backends.kwallet": "KWallet",
+    "keyring.backends.macOS": "macOS Keychain",
+    "keyring.backends.Windows": "Windows Credential Locker",
+}
 
 
 def mask(api_key: str) -> str:
@@ -73,6 +113,21 @@ def keyring_backend() -> tuple[object, str, bool]:
     return backend, name, usable
 
 
+def backend_label(backend: object) -> str:
+    """A readable name of a keyring backend: "SecretService", "macOS Keychain", "Windows Credential
+    Locker"; for a chain of backends, the one that is written to first."""
+    module = type(backend).__module__
+    for prefix, label in _BACKEND_LABELS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return label
+    if module == "keyring.backends.chainer":
+        chained = list(getattr(backend, "backends", None) or [])
+        if chained:
+            return backend_label(chained[0])
+    name = getattr(backend, "name", None)  # keyring's own display name: "<module> <class>"
+    return name if isinstance(name, str) and name.strip() else f"{module}.{type(backend).__qualname__}"
+
+
 def _derive(passphrase: str, salt: bytes) -> bytes:
     return base64.urlsafe_b64encode(scrypt(passphrase.encode(), salt=salt, **_SCRYPT))
 
@@ -92,6 +147,8 @@ class Vault:
         #: Writes the key list back to the store in use (set when the store is chosen).
         self._save: Callable[[list[bytes]], None] | None = None
         self.store: str = "not opened yet"
+        #: A keyring call given up on that may still be waiting behind a prompt.
+        self._waiting: threading.Thread | None = None
 
     # -- choosing the store -------------------------------------------------------------------
 
@@ -101,9 +158,43 @@ class Vault:
 
     @property
     def tries_keyring(self) -> bool:
-        """Whether opening this vault asks the OS keyring first (it still falls back to the key file
-        when ``keyring_backend()`` is not usable or the keyring does not answer). Touches nothing."""
-        return self._use_keyring and self._passphrase is None and not self._key_file.exists()
+        """Whether opening this vault asks the OS keyring first. A desk whose master key is in the
+        keyring always does (and fails while the keyring does not answer); a desk with no master key
+        yet does unless a passphrase is set, and falls back to the key file when ``keyring_backend()``
+        is not usable or the keyring does not answer. Touches nothing."""
+        if not self._use_keyring or self._key_file.exists():
+            return False
+        return self._passphrase is None or self.keeps_key_in_keyring
+
+    @property
+    def keeps_key_in_keyring(self) -> bool:
+        """Whether the OS keyring holds this desk's master key (and master.key does not exist).
+
+        Said by ``vault.store``; a desk from before that file existed is known by ``vault.id``
+        without ``master.key`` (only a keyring that answered leaves that pair). Touches nothing.
+        """
+        if self._key_file.exists():
+            return False
+        return self._marked_keyring() or (self.data_dir / ID_FILENAME).exists()
+
+    def _marked_keyring(self) -> bool:
+        try:
+            return (self.data_dir / STORE_FILENAME).read_text(encoding="ascii").strip() == _KEYRING_MARK
+        except (FileNotFoundError, UnicodeDecodeError):
+            return False
+
+    def _mark_keyring(self) -> None:
+        """Record beside vault.id that the keyring holds the master key (atomically, once)."""
+        if self._marked_keyring():
+            return
+        path = self.data_dir / STORE_FILENAME
+        temporary = self.data_dir / f".{STORE_FILENAME}.{secrets.token_hex(4)}.tmp"
+        try:
+            temporary.write_text(_KEYRING_MARK + "\n", encoding="ascii")
+            os.replace(temporary, path)
+        except OSError as exc:  # vault.id without master.key still says the same
+            logger.warning("Cannot write %s (%s); vault.id still names the keyring entry", path, exc)
+            temporary.unlink(missing_ok=True)
 
     @property
     def _account(self) -> str:
@@ -120,8 +211,10 @@ class Vault:
     def _load(self) -> list[bytes]:
         if self._keys is None:
             keys = None
-            if self.tries_keyring:
-                keys = self._keys_from_keyring()
+            if self.keeps_key_in_keyring:
+                keys = self._keys_from_keyring(known=True)  # raises rather than make a key file
+            elif self.tries_keyring:
+                keys = self._keys_from_keyring(known=False)
             if keys is None:
                 keys = self._keys_from_file()
             try:
@@ -134,49 +227,95 @@ class Vault:
             self._keys = keys
         return self._keys
 
-    def _keys_from_keyring(self) -> list[bytes] | None:
+    def _keys_from_keyring(self, *, known: bool) -> list[bytes] | None:
+        """The key list from the keyring, or None to use the key file.
+
+        ``known``: the keyring holds this desk's master key, so a keyring that cannot be used
+        raises KeyringUnavailable instead, and nothing is written anywhere.
+        """
         import keyring
 
-        backend, name, usable = keyring_backend()
+        def unavailable(message: str, detail: str) -> None:
+            if known:
+                logger.warning("OS keyring: %s; the API keys stay locked until it answers", detail)
+                raise KeyringUnavailable(message)
+            logger.warning("OS keyring: %s; using the key file", detail)
+
+        if known and not self._use_keyring:
+            unavailable(KEYRING_NOT_ALLOWED, "this letzdesk runs without the keyring")
+        if known and self._passphrase:
+            logger.info("%s is set, but this desk keeps its master key in the OS keyring; not used", PASSPHRASE_ENV)
+        if self._waiting is not None and self._waiting.is_alive():
+            # An earlier call still waits (a prompt nobody answered): do not pile up another.
+            unavailable(KEYRING_NOT_ANSWERING, "an earlier call has not returned yet")
+            return None
+
+        # Choosing the backend may talk to D-Bus, and a keyring behind a desktop prompt may block
+        # for ever: all of it runs in a daemon thread (it never keeps the process alive), given up
+        # on after a timeout. Past that, the thread writes nothing: not vault.id, not a new key.
+        gate = threading.Lock()
+        given_up = False
+        answer: dict[str, Any] = {}
+
+        def fetch() -> None:
+            try:
+                answer["backend"] = keyring_backend()
+                if not answer["backend"][2]:  # not a backend letzdesk trusts with a key
+                    return
+                with gate:
+                    if given_up:
+                        return
+                    answer["account"] = account = self._account
+                stored = keyring.get_password(KEYRING_SERVICE, account)
+                if stored is None:
+                    with gate:
+                        if given_up:
+                            return
+                    stored = answer["new"] = Fernet.generate_key().decode()
+                    keyring.set_password(KEYRING_SERVICE, account, stored)
+                answer["keys"] = [line.encode() for line in stored.split()]
+            except Exception as exc:  # locked keyring, D-Bus errors: all mean "not usable now"
+                answer["error"] = exc
+
+        thread = threading.Thread(target=fetch, name="keyring", daemon=True)
+        thread.start()
+        thread.join(self._keyring_timeout)
+        with gate:
+            if thread.is_alive():
+                given_up = True
+        backend, name, usable = answer.get("backend", (None, "(not chosen yet)", True))
+        if given_up:
+            self._waiting = thread
+            unavailable(KEYRING_NOT_ANSWERING, f"{name} did not answer within {self._keyring_timeout:.1f} s")
+            return None
+        if "error" in answer:
+            exc = answer["error"]
+            text = str(exc)[:200].replace(answer.get("new", "\0"), "****")  # never a key in the log
+            unavailable(KEYRING_NOT_ANSWERING, f"{name} failed ({type(exc).__name__}: {text})")
+            return None
         if not usable:
+            if known:
+                unavailable(KEYRING_NOT_HERE, f"backend {name} is not usable")
             logger.debug("No usable OS keyring (%s); using the key file", name)
             return None
-        account = self._account
-
-        def fetch() -> list[bytes]:
-            stored = keyring.get_password(KEYRING_SERVICE, account)
-            if stored is None:
-                stored = Fernet.generate_key().decode()
-                keyring.set_password(KEYRING_SERVICE, account, stored)
-            return [line.encode() for line in stored.split()]
-
-        # A keyring behind a desktop prompt may block forever: give up after a timeout.
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
-        try:
-            keys = pool.submit(fetch).result(timeout=self._keyring_timeout)
-        except concurrent.futures.TimeoutError:
-            logger.warning(
-                "OS keyring %s did not answer within %.1f s; using the key file", name, self._keyring_timeout
-            )
-            return None
-        except Exception as exc:  # locked keyring, D-Bus errors: all mean "not usable now"
-            logger.warning("OS keyring %s failed (%s); using the key file", name, type(exc).__name__)
-            return None
-        finally:
-            pool.shutdown(wait=False)
+        account = answer["account"]
 
         def save(new_keys: list[bytes]) -> None:
             keyring.set_password(KEYRING_SERVICE, account, "\n".join(k.decode() for k in new_keys))
 
+        self._mark_keyring()
         self._save = save
-        self.store = f"OS keyring ({type(backend).__name__})"
-        return keys
+        self.store = f"OS keyring ({backend_label(backend)})"
+        return answer["keys"]  # type: ignore[no-any-return]
 
     def _keys_from_file(self) -> list[bytes]:
         path = self._key_file
         self.data_dir.mkdir(parents=True, exist_ok=True)
         keys = [Fernet.generate_key()]
         if not path.exists():
+            if self._marked_keyring():
+                # Another letzdesk put this desk's master key into the keyring meanwhile.
+                raise KeyringUnavailable(KEYRING_NOT_ANSWERING)
             # A new desk started with a passphrase set is sealed from the start.
             if self._passphrase and len(self._passphrase) < MIN_PASSPHRASE:
                 raise VaultError(f"{PASSPHRASE_ENV} needs at least {MIN_PASSPHRASE} characters to seal a new key file.")

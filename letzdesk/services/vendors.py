@@ -15,7 +15,7 @@ from ..letzshop.client import DEFAULT_ENDPOINT, LetzshopClient, check_endpoint
 from ..settings import Settings
 from ..store.db import Database
 from ..store.models import Credential, FulfillmentTask, InventoryUnit, Order, SyncLog, Vendor
-from ..vault import PassphraseRequired, Vault, VaultError, mask
+from ..vault import KeyringUnavailable, PassphraseRequired, Vault, VaultError, mask
 
 _NAME = re.compile(r"^\w[\w .&'-]{0,99}$", re.UNICODE)
 MIN_INTERVAL, MAX_INTERVAL, DEFAULT_INTERVAL = 5, 1440, 30
@@ -322,8 +322,8 @@ class VendorService:
     def _masked(self, token: bytes) -> str:
         try:
             return mask(self.vault.decrypt(token))
-        except PassphraseRequired:
-            raise  # the whole store is locked, not this one key
+        except (PassphraseRequired, KeyringUnavailable):
+            raise  # the whole store is locked, not this one key: no key is "unreadable"
         except VaultError:
             return "(unreadable: re-enter the key)"
 
