@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__, cli_answers
 from . import cli_commands as commands
@@ -224,26 +225,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    import sqlite3
+
     import sqlalchemy.exc
 
     from .app import build, setup_logging
     from .settings import SettingsError
-    from .store.db import DatabaseError
+    from .store.db import DB_FILENAME, DatabaseError
     from .vault import VaultError
 
     # These carry words meant for the user; anything else is a bug and keeps its traceback.
     expected = (CommandError, ValueError, SettingsError, DatabaseError, VaultError)
-    # The machine refused (read-only files, a full disk, a lock held too long): one line too.
-    environment = (OSError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError)
+    # The machine refused (read-only files, a full disk, a lock held too long, a damaged page): one line too.
+    environment = (OSError, sqlalchemy.exc.DatabaseError, sqlite3.DatabaseError)
+    database = None
     try:
         settings = Settings.load(args.data_dir)
+        database = settings.data_dir / DB_FILENAME
         setup_logging(settings, verbose=args.verbose)
         services = build(settings)
     except expected as exc:
         print(f"letzdesk: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except environment as exc:
-        print(f"letzdesk: {_environment_message(exc)}", file=sys.stderr)
+        print(f"letzdesk: {_environment_message(exc, database)}", file=sys.stderr)
         return EXIT_FAILED
     try:
         handler = {
@@ -264,21 +269,25 @@ def _run_command(args: argparse.Namespace) -> int:
         print(f"letzdesk: {exc}", file=sys.stderr)
         return getattr(exc, "code", EXIT_FAILED)
     except environment as exc:
-        print(f"letzdesk: {_environment_message(exc)}", file=sys.stderr)
+        print(f"letzdesk: {_environment_message(exc, database)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         services.close()
 
 
-def _environment_message(exc: BaseException) -> str:
+def _environment_message(exc: BaseException, database: Path | None = None) -> str:
     """One line for a refusal by the machine, without SQL or row values."""
     import logging
+
+    from .store.db import cause, explain
 
     logging.getLogger(__name__).error("Command failed: %s", exc.__class__.__name__, exc_info=exc)
     detail = getattr(exc, "orig", None) or exc
     if isinstance(detail, OSError) and detail.strerror:
         where = f" ({detail.filename})" if detail.filename else ""
         return f"the computer refused: {detail.strerror}{where}. Nothing committed was lost."
+    if database is not None and cause(detail) is not None:
+        return f"cannot use the database {database}: {explain(detail, database)}"
     return f"the database refused the change: {str(detail).splitlines()[0][:200]}. Nothing committed was lost."
 
 

@@ -125,11 +125,10 @@ class Database:
             logger.info("Database %s migrated from %s to %s", self.path, current, head)
         except (sqlite3.DatabaseError, sqlalchemy.exc.DBAPIError) as exc:
             detail = getattr(exc, "orig", None) or exc
-            logger.error("Cannot open database %s: %s", self.path, detail)
-            raise DatabaseError(
-                f"The database {self.path} cannot be opened ({detail}). It may be damaged or not a letzdesk "
-                f"database: move it aside and start again, or restore a copy from {self.path.parent / 'backups'}."
-            ) from exc
+            logger.error(
+                "Cannot open database %s: %s (%s)", self.path, detail, getattr(detail, "sqlite_errorname", "?")
+            )
+            raise DatabaseError(f"The database {self.path} cannot be opened: {explain(detail, self.path)}") from exc
 
     def backup(self, target: Path) -> Path:
         """A consistent copy through SQLite's online backup API (safe while others read)."""
@@ -144,6 +143,60 @@ class Database:
             source.close()
         logger.info("Backed up database to %s", target)
         return target
+
+
+#: What SQLite's refusal means, by its error name (Python 3.11 gives it) or, failing that, its words.
+_CAUSES = (
+    ("full", ("SQLITE_FULL",), ("database or disk is full",)),
+    ("io", ("SQLITE_IOERR",), ("disk i/o error",)),
+    ("read-only", ("SQLITE_READONLY",), ("attempt to write a readonly database", "readonly database")),
+    ("no access", ("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"), ("unable to open database file",)),
+    ("busy", ("SQLITE_BUSY", "SQLITE_LOCKED"), ("database is locked", "database table is locked")),
+    ("damaged", ("SQLITE_CORRUPT", "SQLITE_NOTADB"), ("file is not a database", "database disk image is malformed")),
+)
+
+
+def cause(error: BaseException) -> str | None:
+    """Why SQLite refused, as one word: "full", "io", "read-only", "no access", "busy", "damaged"; or None."""
+    error = getattr(error, "orig", None) or error
+    name = getattr(error, "sqlite_errorname", None) or ""
+    text = str(error).lower()
+    for key, names, _words in _CAUSES:
+        if any(name == n or name.startswith(n + "_") for n in names):
+            return key
+    for key, _names, words in _CAUSES:
+        if any(w in text for w in words):
+            return key
+    return None
+
+
+def explain(error: BaseException, path: Path) -> str:
+    """A SQLite refusal in plain words, with what to do; only a damaged file is called damaged."""
+    error = getattr(error, "orig", None) or error
+    detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    folder = path.parent
+    what = {
+        "full": f"the disk is full ({detail}). Free some space on the disk that holds {folder} and try again.",
+        "io": (
+            f"the disk could not be read or written ({detail}). The disk may be full, or the drive with {folder} "
+            "may have been removed or be failing. Check free space and the drive, then try again."
+        ),
+        "read-only": (
+            f"letzdesk may not write to it ({detail}): the file or the folder {folder} is read-only. Make them "
+            "writable for your user (or choose another --data-dir) and try again."
+        ),
+        "no access": (
+            f"letzdesk has no access to it ({detail}). Check that {folder} exists, is a folder, and that your user "
+            "may read and write it and the files in it, then try again."
+        ),
+        "busy": f"another program keeps it locked ({detail}). Close it, or wait a moment, and try again.",
+        "damaged": (
+            f"it may be damaged or not a letzdesk database ({detail}): move it aside and start again, or restore "
+            f"a copy from {folder / 'backups'}."
+        ),
+    }.get(cause(error) or "", f"SQLite refused ({detail}). Try again; if it keeps failing, report it.")
+    nothing_lost = "" if cause(error) == "damaged" else " Nothing saved before was lost."
+    return what + nothing_lost
 
 
 def _stamp() -> str:
