@@ -32,17 +32,26 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+NO_API_KEY = "no API key given: set LETZSHOP_API_KEY or pass it on standard input"
+
+
+def _ask(prompt: str, *, secret: bool = True) -> str:
+    """One answer typed at the terminal; Ctrl-D (end of input) gives ""."""
+    import getpass
+
+    try:
+        return getpass.getpass(prompt) if secret else input(prompt)
+    except EOFError:
+        print(file=sys.stderr)  # end the prompt's line, so the message starts on its own
+        return ""
+
+
 def _read_api_key() -> str:
     key = os.environ.get("LETZSHOP_API_KEY", "").strip()
     if not key:
-        if sys.stdin.isatty():
-            import getpass
-
-            key = getpass.getpass("Letzshop API key: ").strip()
-        else:
-            key = sys.stdin.readline().strip()
+        key = _ask("Letzshop API key: ").strip() if sys.stdin.isatty() else sys.stdin.readline().strip()
     if not key:
-        raise CommandError("no API key given: set LETZSHOP_API_KEY or pass it on standard input", EXIT_USAGE)
+        raise CommandError(NO_API_KEY, EXIT_USAGE)
     return key
 
 
@@ -101,6 +110,8 @@ def vendor_command(services: Any, args: argparse.Namespace) -> int:
             f"{v.name}  {v.endpoint}  key {v.masked_key}  {auto}  orders {v.orders} ({v.pending} pending)  "
             f"last sync {last} {v.last_sync_status or ''}{api}{answers}{failing}".rstrip()
         )
+        if v.last_sync_error:  # as the Vendors tab: the last sync's error, or why auto-sync was paused
+            print(f"  {v.last_sync_error}")
     print(f"Master key store: {services.vault.describe()}")
     return EXIT_OK
 
@@ -116,7 +127,7 @@ def _remove(services: Any, args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise CommandError(f"{question} Add --yes to confirm.", EXIT_USAGE)
-        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        if _ask(f"{question} [y/N] ", secret=False).strip().lower() not in ("y", "yes"):
             print("Nothing removed.")
             return EXIT_FAILED
     services.vendors.remove(vendor.id)
@@ -144,10 +155,10 @@ def _test(services: Any, args: argparse.Namespace) -> int:
 def _read_new_passphrase() -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
-    import getpass
-
-    first = getpass.getpass("New passphrase: ")
-    if getpass.getpass("Again: ") != first:
+    first = _ask("New passphrase: ")
+    if not first:
+        raise CommandError("no passphrase given; nothing changed", EXIT_USAGE)
+    if _ask("Again: ") != first:
         raise CommandError("the two passphrases differ; nothing changed", EXIT_USAGE)
     return first
 
