@@ -227,7 +227,7 @@ class CredentialsTab(QWidget):
         elif info.schema_drift:
             lines = [
                 f"API check ({local_time(info.schema_checked_at)}): Letzshop's API has changed; "
-                "answers are held back until letzdesk is updated.",
+                "answers are held back until a connection test passes (update letzdesk, then test again).",
                 *(f"• {d}" for d in info.schema_drift),
             ]
             self._set(self.schema_label, False, "\n".join(lines))
