@@ -83,7 +83,7 @@ def answer_command(services: Any, args: argparse.Namespace) -> int:
             queued = services.answers.decline(vendor.id, order_pk, units, args.reason)
         what = f"{args.command.capitalize()} of {_items(len(queued.units))}"
     if queued.task_id is None:
-        print(_nothing_to_send(args.command, queued))
+        print(_nothing_to_send(args.command, queued, vendor.name, args.order))
         return EXIT_OK
 
     # Only this order's answers, each tried once: the command ends even while Letzshop struggles.
@@ -116,12 +116,19 @@ def _unit_ids(services: Any, order_pk: int, given: list[str]) -> list[str]:
     return chosen
 
 
-def _nothing_to_send(command: str, queued: Queued) -> str:
+def _nothing_to_send(command: str, queued: Queued, vendor: str, order: str) -> str:
     if command == "tracking":
         return "This tracking number was already sent; nothing to do."
     done = "confirmed" if command == "confirm" else "declined"
     if not queued.unchanged:
-        return f"Nothing to {command}: every item of this order already has an answer."
+        # With no items named only open items are answered, so a queued answer of the other kind stands.
+        example = f"letzdesk {command} {shlex.quote(vendor)} {shlex.quote(order)} 1 2 …"
+        if command == "decline":
+            example += " --reason …"
+        return (
+            f"Nothing to {command}: every item of this order already has an answer, sent or queued. "
+            f"To change a queued one, name its items: {example}"
+        )
     return f"Nothing to send: {_items(len(queued.unchanged))} already {done} or on the way."
 
 

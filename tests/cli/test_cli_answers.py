@@ -129,6 +129,23 @@ def test_dry_run_queues_and_queue_run_sends_later(shop, sandbox: SandboxServer) 
     assert set(sandbox.state.answer_counts().values()) == {1}
 
 
+def test_confirm_all_after_a_queued_decline_says_how_to_change_it(shop, sandbox: SandboxServer) -> None:
+    data_dir, number, _orders = shop
+    assert letzdesk("vendor", "edit", "Shop", "--dry-run", data_dir=data_dir).returncode == 0
+    assert letzdesk("decline", "Shop", number, "--reason", "out of stock", data_dir=data_dir).returncode == 0
+
+    # "All" means the items still open: the queued decline stands, and the vendor learns how to change it.
+    again = letzdesk("confirm", "Shop", number, data_dir=data_dir)
+    assert again.returncode == 0
+    assert again.stdout == (
+        f"Nothing to confirm: every item of this order already has an answer, sent or queued. "
+        f"To change a queued one, name its items: letzdesk confirm Shop {number} 1 2 …\n"
+    )
+    changed = letzdesk("confirm", "Shop", number, "1", data_dir=data_dir)
+    assert changed.returncode == 0 and "Confirm of 1 item" in changed.stdout
+    assert sandbox.state.answer_counts() == {}
+
+
 def test_rate_limited_answer_waits_in_the_queue(shop, sandbox: SandboxServer) -> None:
     data_dir, number, _orders = shop
     sandbox.state.faults = Faults(rate=1.0, kinds={"429": 1}, retry_after="120")
