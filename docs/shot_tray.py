@@ -21,6 +21,7 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "screenshots"
 SCREEN = (1600, 900)
 TRAY_HEIGHT = 28
+NO_TCP = ("-nolisten", "tcp")
 
 
 def _wait_for(what: str, check, seconds: float = 30.0):  # type: ignore[no-untyped-def]
@@ -52,7 +53,8 @@ def main() -> int:
     # Xvfb picks a free display and writes its number to the pipe.
     read_end, write_end = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp", "-wr"],
+        # -wr: a white desktop behind the window instead of black.
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-wr", *NO_TCP],
         pass_fds=(write_end,),
     )
     os.close(write_end)
