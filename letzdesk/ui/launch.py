@@ -18,7 +18,7 @@ import qasync  # after PySide6, so qasync binds to it
 from ..app import Services, build, prepare_demo, setup_logging
 from ..services.autosync import AutoSync
 from ..settings import Settings
-from ..vault import PassphraseRequired
+from ..vault import KeyringUnavailable, PassphraseRequired
 from .answer_sender import DRAIN_INTERVAL_MS
 from .main_window import MainWindow
 from .single_instance import SingleInstance, bring_forward
@@ -78,7 +78,8 @@ def _quit_on_signals(request_quit: Callable[[], None]) -> QTimer:
 
 def _open_vault(services: Services) -> bool:
     """Open the master-key store before the window (never on the GUI thread later); ask for the
-    passphrase when the key file is sealed. False when the user gives up."""
+    passphrase when the key file is sealed, offer to try again while the OS keyring is locked.
+    False when the user gives up."""
     message = ""
     while True:
         try:
@@ -86,6 +87,12 @@ def _open_vault(services: Services) -> bool:
             return True
         except PassphraseRequired as exc:
             message = str(exc)
+        except KeyringUnavailable as exc:
+            # Locked, or its prompt unanswered: nothing was written; try again once it is unlocked.
+            buttons = QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Close
+            if QMessageBox.warning(None, "letzdesk — keyring", str(exc), buttons) == QMessageBox.StandardButton.Retry:
+                continue
+            return False
         text, ok = QInputDialog.getText(
             None,
             "letzdesk — passphrase",
