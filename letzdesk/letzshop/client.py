@@ -258,7 +258,7 @@ class LetzshopClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise RateLimitedError(f"{what}: rate limited (HTTP 429)", retry_after)
         if status >= 500:
-            raise TransientError(f"{what}: Letzshop answered HTTP {status}", sent=True)
+            raise TransientError(f"{what}: Letzshop answered HTTP {status}", sent=True, status=status)
 
         try:
             decoded = json.loads(body, parse_float=Decimal)

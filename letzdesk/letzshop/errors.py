@@ -40,12 +40,19 @@ class TransientError(LetzshopError):
     user_message = "Letzshop did not answer in time or is having trouble."
     retryable = True
 
-    def __init__(self, message: str, *, sent: bool = False) -> None:
+    def __init__(self, message: str, *, sent: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         #: True when the request may have reached Letzshop (the outcome is unknown).
         self.sent = sent
+        #: The HTTP status of a 5xx answer (None for timeouts and connection errors).
+        self.status = status
         if not sent:
             self.user_message = "Cannot reach Letzshop: check the network connection and the endpoint address."
+
+    @property
+    def unavailable(self) -> bool:
+        """Letzshop or its gateway said it is down for now (502, 503, 504), not that the request was bad."""
+        return self.status in (502, 503, 504)
 
 
 class MalformedResponseError(LetzshopError):

@@ -25,8 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
-#: What a call can suffer, in the fixed order the weighted pick walks (spec order never matters).
-KINDS = ("429", "5xx", "drop")
+#: What a call can suffer, in the fixed order the weighted pick walks (spec order never matters):
+#: a 429, a 503 ("5xx": down for now), a call applied and then cut off, a 500 (an error on a
+#: request the server could not handle, which counts as an attempt).
+KINDS = ("429", "5xx", "drop", "500")
+#: The kinds a fault rate picks from when none are named.
+DEFAULT_KINDS = ("429", "5xx", "drop")
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 
@@ -44,7 +48,7 @@ class Faults:
     """
 
     rate: float = 0.0
-    kinds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(KINDS, 1.0))
+    kinds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DEFAULT_KINDS, 1.0))
     latency: float | tuple[float, float] = 0.0
     retry_after: str = "1"
     operations: frozenset[str] | None = None
@@ -75,7 +79,8 @@ class Faults:
             self.operations = frozenset(self.operations)
 
         self._rng = random.Random(self.seed)
-        self._injected = dict.fromkeys(KINDS, 0)
+        # Every usual kind is counted (zero included), and a 500 once it may be picked.
+        self._injected = dict.fromkeys((k for k in KINDS if k in DEFAULT_KINDS or k in self.kinds), 0)
 
     @property
     def latency_range(self) -> tuple[float, float]:
@@ -113,7 +118,7 @@ class Faults:
         return next(kind for kind in reversed(KINDS) if self.kinds.get(kind, 0.0) > 0)  # rounding at the top
 
     def counts(self) -> dict[str, int]:
-        """Faults injected so far, per kind (every kind present, zero included)."""
+        """Faults injected so far, per kind (the usual kinds and any named, zero included)."""
         with self._lock:
             return dict(self._injected)
 
@@ -240,7 +245,7 @@ class FaultInjection:
     """Delay, refuse or cut calls as ``state.faults`` says, read afresh on every call.
 
     The request body is read whole so the operation name can be peeked, then handed on to the app
-    unchanged. A 429 or 503 answers without running the app, so nothing is applied; a drop runs
+    unchanged. A 429, 503 or 500 answers without running the app, so nothing is applied; a drop runs
     the app (the call is applied) and then cuts the answer short, as a proxy dying mid-reply would.
     """
 
@@ -277,6 +282,9 @@ class FaultInjection:
             await response(scope, replay, send)
         elif kind == "5xx":
             response = JSONResponse(_error_body("Service unavailable (sandbox fault)"), status_code=503)
+            await response(scope, replay, send)
+        elif kind == "500":
+            response = JSONResponse(_error_body("Internal server error (sandbox fault)"), status_code=500)
             await response(scope, replay, send)
         else:
             await self._drop(scope, replay, send)

@@ -114,6 +114,10 @@ class Delivery:
             # Not sent at all (no connection): a wait, not an attempt, and the vendor pauses.
             if not exc.sent:
                 return self._later(claim, exc, sent=False, pause=True)
+            if exc.unavailable:
+                # Down for now (maintenance, an overloaded gateway): like a 429, a wait and not an
+                # attempt, so an outage never fails an answer; still read back before sending again.
+                return self._later(claim, exc, sent=False, verify=sent)
             return self._later(claim, exc, sent=sent, verify=True)
         except MalformedResponseError as exc:
             return self._later(claim, exc, sent=sent, verify=sent)

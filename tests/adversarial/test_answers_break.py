@@ -202,7 +202,7 @@ def test_drain_report_counts_a_task_that_failed_as_failed(services, qloop, sandb
 
     async def hook(operation, forward):  # type: ignore[no-untyped-def]
         if operation == "ConfirmInventoryUnits":
-            return httpx.Response(503, text="busy")
+            return httpx.Response(500, text="internal error")  # an attempt (a 503 only waits)
         return None
 
     worker = _worker(services, sandbox.url, Tamper(hook))

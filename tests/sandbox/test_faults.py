@@ -25,7 +25,7 @@ import pytest
 
 import letzdesk
 from letzdesk.sandbox.data import generate_shipments
-from letzdesk.sandbox.faults import KINDS, Faults, InjectedDrop, QuietDrops, parse_faults
+from letzdesk.sandbox.faults import DEFAULT_KINDS, Faults, InjectedDrop, QuietDrops, parse_faults
 from letzdesk.sandbox.server import SandboxServer
 from tests.conftest import TEST_KEY
 
@@ -159,7 +159,7 @@ def test_rate_zero_means_no_faults(sandbox: SandboxServer, client: httpx.Client)
 
     assert outcomes == {"200"}
     assert sandbox.state.faults.calls() == 25
-    assert sandbox.state.faults.counts() == dict.fromkeys(KINDS, 0)
+    assert sandbox.state.faults.counts() == dict.fromkeys(DEFAULT_KINDS, 0)
 
 
 @pytest.mark.e2e
@@ -274,7 +274,7 @@ def test_parse_a_full_spec() -> None:
 
 
 def test_parse_short_specs() -> None:
-    assert parse_faults("rate=0.1").kinds == dict.fromkeys(KINDS, 1.0)
+    assert parse_faults("rate=0.1").kinds == dict.fromkeys(DEFAULT_KINDS, 1.0)
     assert parse_faults("rate=1,kinds=drop+429").kinds == {"drop": 1.0, "429": 1.0}
     assert parse_faults("latency=0.02,").latency == 0.02
     assert parse_faults("latency=0.02").describe() == "0% of calls fail, latency 0.02 s, seed 0"
@@ -292,7 +292,7 @@ def test_parse_short_specs() -> None:
         ("rate=lots", "rate must be a number, got 'lots'"),
         ("rate=2", "rate must be between 0 and 1"),
         ("rate=inf", "rate must be a finite number"),
-        ("kinds=500", "unknown fault kind '500'"),
+        ("kinds=404", "unknown fault kind '404'"),
         ("kinds=drop+drop", "fault kind 'drop' given twice"),
         ("kinds=drop:x", "the weight of drop must be a number"),
         ("rate=0.5,kinds=drop:0", "at least one kind"),

@@ -554,7 +554,7 @@ def test_a_failed_answer_opens_the_items_letzshop_did_not_take(services, shop, q
 def test_retry_of_a_failed_task_marks_the_answers_again_and_resets_attempts(services, shop, qloop):
     o = with_units(services, shop, 2)[0]
     queued = services.answers.confirm(shop, o.id)
-    # A task that failed for good without Letzshop taking anything (say, after three 503s).
+    # A task that failed for good without Letzshop taking anything (say, after three 500s).
     with services.db.write_session() as session:
         t = session.get(FulfillmentTask, queued.task_id)
         t.status, t.attempts, t.waits, t.last_error = "failed", 3, 2, "Letzshop did not answer"
