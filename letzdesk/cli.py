@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--faults",
         metavar="SPEC",
-        help="make calls fail on purpose, e.g. rate=0.33,kinds=429:1+5xx:1+drop:1,latency=0.05-0.2,seed=3",
+        help="make calls fail on purpose, e.g. rate=0.33,kinds=429:1+5xx:1+drop:1,latency=0.05-0.2,seed=3 "
+        "(5xx is a 503; kinds also takes 500)",
     )
     sandbox.add_argument(
         "--api-key",
