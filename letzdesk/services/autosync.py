@@ -62,6 +62,7 @@ class AutoSync:
         *,
         clock: Callable[[], datetime] = utcnow,
         run_deadline: float = 600.0,
+        drain_deadline: float = 60.0,
     ) -> None:
         self.db = db
         self.importer = importer
@@ -69,6 +70,9 @@ class AutoSync:
         self.clock = clock
         #: Seconds one vendor's sync may take before it is stopped.
         self.run_deadline = run_deadline
+        #: Seconds a tick spends sending answers: a vendor whose Letzshop hangs must not hold back
+        #: the other vendors' syncs. What is left is sent by the next tick (or the window's sender).
+        self.drain_deadline = drain_deadline
         #: Paused by the vendor (tray or File menu): no vendor is due; answers are still sent.
         self.paused = False
         #: Told each imported page of an auto-sync (the window's status bar shows it).
@@ -131,12 +135,22 @@ class AutoSync:
                 for entry in await asyncio.to_thread(self.due):
                     runs.append(await self._sync(entry, trigger))
                 if self.worker is not None:
-                    await self.worker.drain(trigger=trigger)
+                    await self._drain(trigger)
             finally:
                 self._running = None
             if self.after_tick is not None:
                 self.after_tick(runs)
             return runs
+
+    async def _drain(self, trigger: str) -> None:
+        """Send what the queue has due, for at most ``drain_deadline`` seconds. A send cut off
+        here is pending again and read back before it is sent again (see ``QueueWorker``)."""
+        assert self.worker is not None
+        try:
+            async with asyncio.timeout(self.drain_deadline):
+                await self.worker.drain(trigger=trigger)
+        except TimeoutError:
+            logger.warning("Sending answers stopped after %g s; the rest goes on the next tick", self.drain_deadline)
 
     async def _sync(self, entry: Due, trigger: str) -> SyncRun:
         if self.progress is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
 from letzdesk.app import Services
@@ -11,6 +12,7 @@ from letzdesk.sandbox.server import SandboxServer
 from letzdesk.services import synclog
 from letzdesk.services.autosync import PAUSED_NOTE, AutoSync
 from letzdesk.services.importer import Importer
+from letzdesk.services.orders import orders_for
 from letzdesk.store.types import utcnow
 from tests.conftest import TEST_KEY
 
@@ -29,9 +31,11 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def _autosync(services: Services, clock: Clock, deadline: float = 600.0) -> AutoSync:
+def _autosync(services: Services, clock: Clock, deadline: float = 600.0, drain_deadline: float = 60.0) -> AutoSync:
     importer = Importer(services.db, services.vendors.client_for, clock=clock)
-    return AutoSync(services.db, importer, services.worker, clock=clock, run_deadline=deadline)
+    return AutoSync(
+        services.db, importer, services.worker, clock=clock, run_deadline=deadline, drain_deadline=drain_deadline
+    )
 
 
 def _imports(services: Services) -> list[synclog.SyncLog]:
@@ -85,6 +89,31 @@ def test_a_hung_sync_ends_at_its_deadline_and_the_next_one_runs(
     clock.advance(minutes=5)
     [run] = qloop.run_until_complete(auto.tick())
     assert run.error is None and run.imported == 40
+
+
+def test_a_hung_answer_does_not_hold_back_the_next_tick(services: Services, qloop, sandbox: SandboxServer) -> None:
+    clock = Clock()
+    vendor = services.vendors.add("Shop", TEST_KEY, sandbox.url, auto_sync=True, interval_minutes=5)
+    auto = _autosync(services, clock, drain_deadline=0.5)
+    assert len(qloop.run_until_complete(auto.tick())) == 1
+    order = orders_for(services.db, vendor)[0]
+    services.answers.confirm(vendor, order.id)
+    # Letzshop takes every answer and then never replies.
+    sandbox.state.faults = Faults(latency=30.0, operations=frozenset({"ConfirmInventoryUnits"}))
+
+    started = time.monotonic()
+    assert qloop.run_until_complete(asyncio.wait_for(auto.tick(), 10)) == []
+    assert time.monotonic() - started < 5
+    [task] = services.answers.tasks(vendor)
+    assert (task.status, task.verify) == ("pending", True)  # cut off mid-send: read back first
+
+    # The next tick syncs on time; once Letzshop answers again the answer is checked and done.
+    sandbox.state.faults = None
+    clock.advance(minutes=5)
+    assert [run.vendor_name for run in qloop.run_until_complete(auto.tick())] == ["Shop"]
+    [task] = services.answers.tasks(vendor)
+    assert task.status == "done"
+    assert sandbox.state.answer_counts() == {unit.unit_id: 1 for unit in order.units}
 
 
 def test_ticks_never_overlap(services: Services, qloop, sandbox: SandboxServer) -> None:
