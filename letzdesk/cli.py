@@ -280,16 +280,10 @@ def _environment_message(exc: BaseException, database: Path | None = None) -> st
     """One line for a refusal by the machine, without SQL or row values."""
     import logging
 
-    from .store.db import cause, explain
+    from .store.db import describe_failure
 
     logging.getLogger(__name__).error("Command failed: %s", exc.__class__.__name__, exc_info=exc)
-    detail = getattr(exc, "orig", None) or exc
-    if isinstance(detail, OSError) and detail.strerror:
-        where = f" ({detail.filename})" if detail.filename else ""
-        return f"the computer refused: {detail.strerror}{where}. Nothing committed was lost."
-    if database is not None and cause(detail) is not None:
-        return f"cannot use the database {database}: {explain(detail, database)}"
-    return f"the database refused the change: {str(detail).splitlines()[0][:200]}. Nothing committed was lost."
+    return describe_failure(exc, database)
 
 
 if __name__ == "__main__":

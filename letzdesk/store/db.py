@@ -199,5 +199,16 @@ def explain(error: BaseException, path: Path) -> str:
     return what + nothing_lost
 
 
+def describe_failure(exc: BaseException, database: Path | None = None) -> str:
+    """One line for a refusal by the machine (a file, the disk, SQLite), without SQL or row values."""
+    detail = getattr(exc, "orig", None) or exc
+    if isinstance(detail, OSError) and detail.strerror:
+        where = f" ({detail.filename})" if detail.filename else ""
+        return f"the computer refused: {detail.strerror}{where}. Nothing committed was lost."
+    if database is not None and cause(detail) is not None:
+        return f"cannot use the database {database}: {explain(detail, database)}"
+    return f"the database refused the change: {str(detail).splitlines()[0][:200]}. Nothing committed was lost."
+
+
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
