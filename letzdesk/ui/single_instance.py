@@ -47,6 +47,8 @@ class SingleInstance(QObject):
         # The lock is held for the whole run, so its age says nothing; only a dead owner makes it stale.
         self._lock.setStaleLockTime(0)
         self._server: QLocalServer | None = None
+        #: After a failed ``claim``: whether the first letzdesk answered and is showing its window.
+        self.answered = False
 
     def claim(self) -> bool:
         """True when this process is the first with the data dir and now listens for later starts.
@@ -58,7 +60,7 @@ class SingleInstance(QObject):
             # The lock file cannot be written (read-only dir): run rather than refuse to start.
             logger.warning("Cannot lock the data dir (%s); not checking for another letzdesk", self._lock.error())
             return True
-        self._ask_to_show()
+        self.answered = self._ask_to_show()
         return False
 
     def release(self) -> None:
@@ -100,7 +102,7 @@ class SingleInstance(QObject):
             self.show_requested.emit()
         # A second show on the same socket is not expected; the other side hangs up after the answer.
 
-    def _ask_to_show(self) -> None:
+    def _ask_to_show(self) -> bool:
         """Blocking on purpose: this runs before any event loop, in a process about to exit."""
         socket = QLocalSocket()
         # The first instance may have the lock but not be listening yet: retry for a moment.
@@ -111,7 +113,7 @@ class SingleInstance(QObject):
                 break
             if time.monotonic() >= deadline:
                 logger.warning("letzdesk already runs with this data dir but does not answer on %s", self.name)
-                return
+                return False
             time.sleep(0.1)
         socket.write(SHOW)
         socket.waitForBytesWritten(ACK_TIMEOUT_MS)
@@ -121,6 +123,7 @@ class SingleInstance(QObject):
             logger.info("letzdesk already runs with this data dir; asked it to show its window")
         else:
             logger.warning("letzdesk already runs with this data dir; it did not answer in time")
+        return answered
 
 
 def bring_forward(window: QWidget) -> None:

@@ -87,6 +87,22 @@ def test_second_start_shows_the_first_window_and_another_data_dir_runs(start, tm
     assert not (desk / LOCK_NAME).exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is Unix")
+def test_a_first_instance_that_does_not_answer_is_not_claimed_shown(start, tmp_path: Path):  # type: ignore[no-untyped-def]
+    desk = tmp_path / "desk"
+    first = start(desk)
+    _wait_for(desk, LISTENING)
+    first.send_signal(signal.SIGSTOP)  # alive and holding the lock, but answering nobody
+    try:
+        second = start(desk)
+        assert second.wait(timeout=15) == 1
+        said = (tmp_path / "output-1.txt").read_text()
+        assert "did not answer" in said and "showing its window" not in said, said
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert _terminate(first) == 0
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="kill -9 is Unix")
 def test_a_crashed_first_instance_leaves_nothing_that_blocks_the_next(start, tmp_path: Path):  # type: ignore[no-untyped-def]
     desk = tmp_path / "desk"
