@@ -54,6 +54,10 @@ _CARRIER = re.compile(r"^\w[\w .&'/-]{0,49}$")
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
+#: Longest decline reason kept with an order.
+MAX_REASON = 1000
+
+
 class AnswerError(ValueError):
     """An answer that cannot be queued; the message says why in the vendor's words."""
 
@@ -123,10 +127,13 @@ class AnswerService:
 
     def decline(self, vendor_id: int, order_pk: int, unit_ids: Sequence[str] | None, reason: str) -> Queued:
         """Decline the given items (all unanswered ones when None); the reason stays local."""
-        reason = (reason or "").strip()
+        # One line of plain text: control characters (line breaks, terminal escapes) become spaces.
+        reason = " ".join("".join(c if c.isprintable() else " " for c in reason or "").split())
         if not reason:
             raise AnswerError("Say why the items are declined; the reason is kept with the order.")
-        return self._answer(vendor_id, order_pk, DECLINE, unit_ids, reason[:1000])
+        if len(reason) > MAX_REASON:
+            raise AnswerError(f"Keep the reason under {MAX_REASON} characters (it has {len(reason)}).")
+        return self._answer(vendor_id, order_pk, DECLINE, unit_ids, reason)
 
     def _answer(
         self, vendor_id: int, order_pk: int, operation: str, unit_ids: Sequence[str] | None, reason: str | None

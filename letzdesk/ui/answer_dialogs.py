@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..services.answers import normalise_tracking, tracking_problem
+from ..services.answers import MAX_REASON, normalise_tracking, tracking_problem
 from ..services.vendors import CARRIERS
 
 ERROR_STYLE = "color: #b3261e;"
@@ -51,7 +51,7 @@ class DeclineDialog(QDialog):
         self.setWindowTitle("Decline items")
         self.intro = QLabel(what, wordWrap=True)
         self.reason = QLineEdit(placeholderText="Why these items cannot be delivered")
-        self.reason.setMaxLength(1000)
+        self.reason.setMaxLength(MAX_REASON)
         quick = QHBoxLayout()
         quick.addWidget(QLabel("Quick choice:"))
         for text in QUICK_REASONS:
