@@ -92,7 +92,7 @@ class Demo:
         shutil.rmtree(self.settings.data_dir, ignore_errors=True)
 
 
-def prepare_demo(shipments: int = 60, seed: int = 2026) -> tuple[Demo, Services]:
+def prepare_demo(shipments: int = 60, seed: int = 2026, *, verbose: bool = False) -> tuple[Demo, Services]:
     """Start the sandbox, build services on a temporary data dir and add the demo vendor."""
     import secrets
     import tempfile
@@ -108,7 +108,7 @@ def prepare_demo(shipments: int = 60, seed: int = 2026) -> tuple[Demo, Services]
     sandbox.start()
     demo = Demo(settings, sandbox)
     try:
-        setup_logging(settings)
+        setup_logging(settings, verbose=verbose)
         services = build(settings)
         # Auto-sync on, so the status bar and the tray show a schedule from the first minute.
         services.vendors.add(demo.vendor_name, demo_key, sandbox.url, auto_sync=True, interval_minutes=15)

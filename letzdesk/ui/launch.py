@@ -179,7 +179,7 @@ def _start(app: QApplication, data_dir: str | None, demo: bool, verbose: bool, q
     instance = None  # the demo's data dir is new each time, so it never meets another window
     try:
         if demo:
-            demo_env, services = prepare_demo()
+            demo_env, services = prepare_demo(verbose=verbose)
         else:
             settings = Settings.load(data_dir)
             setup_logging(settings, verbose=verbose)
