@@ -9,8 +9,6 @@ one before it is sent, so Letzshop only ever sees the last.
 from __future__ import annotations
 
 import logging
-import re
-import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..store.db import Database
 from ..store.models import Credential, FulfillmentTask, InventoryUnit, Order, Vendor
 from ..store.types import utcnow
+from .answer_input import MAX_REASON, carrier_problem, clean_reason, normalise_tracking, tracking_problem
 from .outbox import (
     CANCELLED,
     CONFIRM,
@@ -49,14 +48,6 @@ from .vendors import CARRIERS
 
 logger = logging.getLogger(__name__)
 
-_TRACKING = re.compile(r"^[A-Z0-9][A-Z0-9./_-]{2,59}$")
-_CARRIER = re.compile(r"^\w[\w .&'/-]{0,49}$")
-_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
-
-
-#: Longest decline reason kept with an order.
-MAX_REASON = 1000
-
 
 class AnswerError(ValueError):
     """An answer that cannot be queued; the message says why in the vendor's words."""
@@ -70,23 +61,6 @@ class Queued:
     units: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     replaced: tuple[int, ...] = ()
-
-
-def normalise_tracking(number: str) -> str:
-    """Spaces removed, upper case: "lu 123 456" -> "LU123456".
-
-    Only a-z are upper-cased: str.upper() turns "ß" into "SS" and "ı" into "I", a number nobody
-    typed that would then pass as ASCII; left as they are, ``tracking_problem`` refuses them.
-    """
-    return re.sub(r"\s+", "", number or "").translate(_ASCII_UPPER)
-
-
-def tracking_problem(number: str) -> str | None:
-    """Why a tracking number cannot be used (before or after normalising), or None when it can."""
-    code = normalise_tracking(number)
-    if code.isascii() and _TRACKING.match(code):
-        return None
-    return "A tracking number is 3 to 60 letters and digits (- . / _ allowed); spaces are removed."
 
 
 class AnswerService:
@@ -127,8 +101,7 @@ class AnswerService:
 
     def decline(self, vendor_id: int, order_pk: int, unit_ids: Sequence[str] | None, reason: str) -> Queued:
         """Decline the given items (all unanswered ones when None); the reason stays local."""
-        # One line of plain text: control characters (line breaks, terminal escapes) become spaces.
-        reason = " ".join("".join(c if c.isprintable() else " " for c in reason or "").split())
+        reason = clean_reason(reason)
         if not reason:
             raise AnswerError("Say why the items are declined; the reason is kept with the order.")
         if len(reason) > MAX_REASON:
@@ -239,8 +212,9 @@ class AnswerService:
                     f"Choose the carrier ({', '.join(CARRIERS[:-1])}, or its name), or set a default carrier "
                     "for this vendor."
                 )
-            if not _CARRIER.match(carrier):
-                raise AnswerError("A carrier is 1 to 50 letters, digits, spaces or . & ' / - _ characters.")
+            problem = carrier_problem(carrier)
+            if problem:
+                raise AnswerError(problem)
             states = [effective_state(u.state, u.answer) for u in order.units]
             if UNIT_AVAILABLE not in states:
                 raise AnswerError("Tracking can be set once at least one item of the order is confirmed.")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..services.answers import MAX_REASON, normalise_tracking, tracking_problem
+from ..services.answer_input import MAX_REASON, normalise_tracking, tracking_problem
 from ..services.vendors import CARRIERS
 
 ERROR_STYLE = "color: #b3261e;"

@@ -16,7 +16,8 @@ from sqlalchemy.orm import selectinload
 from letzdesk.app import Services
 from letzdesk.letzshop.client import LetzshopClient
 from letzdesk.sandbox.server import SandboxServer
-from letzdesk.services.answers import AnswerError, normalise_tracking
+from letzdesk.services.answer_input import normalise_tracking
+from letzdesk.services.answers import AnswerError
 from letzdesk.services.orders import orders_for
 from letzdesk.store.models import FulfillmentTask, Order
 from tests.conftest import TEST_KEY
